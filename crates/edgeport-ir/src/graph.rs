@@ -160,6 +160,17 @@ impl Graph {
         outs.first().copied().ok_or_else(|| IrError::Invalid(format!("node '{name}' has no output")))
     }
 
+    /// Append a node whose output values already exist (rewrites that keep a value's id so its
+    /// consumers stay wired). The caller guarantees the output types; `validate` re-checks.
+    pub fn push_node(&mut self, node: Node) {
+        self.nodes.push(node);
+    }
+
+    /// Node that produces `id`, if any (linear scan; use `producers` in loops).
+    pub fn producer_of(&self, id: ValueId) -> Option<usize> {
+        self.nodes.iter().position(|n| n.outputs.contains(&id))
+    }
+
     /// For each value, the node producing it (None for inputs and constants).
     pub fn producers(&self) -> Vec<Option<usize>> {
         let mut p = vec![None; self.values.len()];

@@ -6,6 +6,7 @@
 //! attributes at import, so the IR is fully static.
 
 mod conv;
+mod cost;
 mod elementwise;
 mod matmul;
 mod pool;
@@ -14,6 +15,7 @@ mod resize;
 mod shape_ops;
 
 pub use conv::{Conv, ConvTranspose};
+pub use cost::Cost;
 pub use elementwise::{broadcast_shapes, BinaryOp, UnaryOp};
 pub use matmul::matmul_shape;
 pub use pool::{Pool, PoolKind};
