@@ -1,0 +1,11 @@
+//! MaxPool (opset 8+): single output only (the Indices output must be unused); ceil_mode, pads/auto_pad; 1-D or 2-D.
+
+use edgeport_ir::ops::PoolKind;
+
+use super::window;
+use crate::context::Ctx;
+use crate::error::Result;
+
+pub fn import(ctx: &mut Ctx) -> Result<()> {
+    window::pool(ctx, PoolKind::Max)
+}
