@@ -209,18 +209,16 @@ impl Graph {
         }
     }
 
-    /// Drop nodes whose outputs do not reach a graph output.
+    /// Drop nodes whose outputs do not reach a graph output (in any node order).
     pub fn remove_dead(&mut self) {
-        let mut live = vec![false; self.values.len()];
-        for &o in &self.outputs {
-            live[o.0 as usize] = true;
-        }
+        let producers = self.producers();
         let mut keep = vec![false; self.nodes.len()];
-        for (n, node) in self.nodes.iter().enumerate().rev() {
-            if node.outputs.iter().any(|o| live[o.0 as usize]) {
-                keep[n] = true;
-                for &i in &node.inputs {
-                    live[i.0 as usize] = true;
+        let mut work: Vec<ValueId> = self.outputs.clone();
+        while let Some(v) = work.pop() {
+            if let Some(n) = producers[v.0 as usize] {
+                if !keep[n] {
+                    keep[n] = true;
+                    work.extend_from_slice(&self.nodes[n].inputs);
                 }
             }
         }
