@@ -61,7 +61,7 @@ def main(folder):
         runner = interp.get_signature_runner("serving_default")
         result = runner(**inputs)
         for k, name in enumerate(outputs):
-            arr = np.ascontiguousarray(result[name])
+            arr = np.array(result[name], order="C")  # ascontiguousarray would make scalars 1-D
             file = f"out_{mode}_{k}.bin"
             arr.tofile(os.path.join(folder, file))
             shape = ",".join(str(d) for d in arr.shape)

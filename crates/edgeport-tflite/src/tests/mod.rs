@@ -244,7 +244,9 @@ pub fn litert(
             None => modes.push((mode.to_string(), vec![t])),
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("EDGEPORT_KEEP_TEST_FILES").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Some(modes)
 }
 

@@ -913,3 +913,110 @@ fn small_cnn_end_to_end() {
         ]
     );
 }
+
+#[test]
+fn scalars_and_rank5_broadcasts() {
+    let mut b = G::new("scalars");
+    let s = b.input("s", &[]);
+    let v = b.input("v", &[3]);
+    let y = b.node("add", Op::Binary(BinaryOp::Add), &[v, s]);
+    let r = b.node(
+        "sum",
+        Op::Reduce(Reduce {
+            kind: ReduceKind::Sum,
+            axes: vec![0],
+            keep_dims: false,
+        }),
+        &[y],
+    );
+    let m = b.node("mul", Op::Binary(BinaryOp::Mul), &[r, s]);
+    let back = b.node("to_vec", Op::Reshape { shape: vec![1] }, &[m]);
+    let scalar = b.node("to_scalar", Op::Reshape { shape: vec![] }, &[back]);
+    b.output(scalar);
+    b.output(y);
+    check(&b.finish());
+
+    for op in [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Max,
+        BinaryOp::Min,
+    ] {
+        let mut b = G::new(&format!("rank5_{}", op.name()));
+        let x = b.input("x", &[2, 1, 3, 1, 4]);
+        let y = b.input("y", &[1, 2, 1, 5, 1]);
+        let k = b.konst("k", Tensor::scalar_f32(3.0));
+        let yp = b.node("y_pos", Op::Binary(BinaryOp::Add), &[y, k]);
+        let z = b.node("op", Op::Binary(op), &[x, yp]);
+        b.output(z);
+        check(&b.finish());
+    }
+}
+
+#[test]
+fn runtime_weights_and_vectors() {
+    // Conv weights fed at run time become a TRANSPOSE into OHWI.
+    let mut b = G::new("conv_runtime_w");
+    let x = b.input("x", &[1, 5, 5, 3]);
+    let w = b.input("w", &[4, 3, 3, 3]);
+    let y = b.node("conv", conv_op([1, 1, 1, 1], [1, 1], [1, 1], 1), &[x, w]);
+    b.output(y);
+    assert_eq!(op_names(&check(&b.finish())), ["TRANSPOSE", "CONV_2D"]);
+
+    // matrix x runtime vector, and a rank-1 lhs
+    let mut b = G::new("matvec");
+    let a = b.input("a", &[2, 3, 4]);
+    let v = b.input("v", &[4]);
+    let y = b.node("mv", Op::MatMul, &[a, v]);
+    let m = b.input("m", &[4, 2]);
+    let z = b.node("vm", Op::MatMul, &[v, m]);
+    b.output(y);
+    b.output(z);
+    check(&b.finish());
+
+    // layer norm with a runtime scale
+    let mut b = G::new("ln_runtime_scale");
+    let x = b.input("x", &[3, 8]);
+    let s = b.input("scale", &[8]);
+    let y = b.node(
+        "ln",
+        Op::LayerNorm(LayerNorm {
+            axis: 1,
+            epsilon: 1e-5,
+        }),
+        &[x, s],
+    );
+    b.output(y);
+    check(&b.finish());
+}
+
+#[test]
+fn erf_wide_range() {
+    let mut b = G::new("erf_wide");
+    let x = b.input("x", &[4, 64]);
+    let k = b.konst("k", Tensor::scalar_f32(2.5));
+    let y = b.node("scale", Op::Binary(BinaryOp::Mul), &[x, k]);
+    let e = b.node("erf", Op::Unary(UnaryOp::Erf), &[y]);
+    let g = b.node("gelu", Op::Unary(UnaryOp::Gelu), &[y]);
+    b.output(e);
+    b.output(g);
+    check(&b.finish());
+}
+
+#[test]
+fn integer_and_bool_data() {
+    let mut b = G::new("int_data");
+    let x = b.input_t("x", DType::I64, &[4, 3]);
+    let idx = b.konst("idx", Tensor::vec_i64(vec![3, 0]));
+    let g = b.node("gather", Op::Gather { axis: 0 }, &[x, idx]);
+    let c = b.node("cat", Op::Concat { axis: 0 }, &[g, x]);
+    let t = b.node("t", Op::Transpose { perm: vec![1, 0] }, &[c]);
+    let f = b.node("f", Op::Cast { to: DType::F32 }, &[t]);
+    let bl = b.node("nonzero", Op::Cast { to: DType::Bool }, &[f]);
+    b.output(t);
+    b.output(f);
+    b.output(bl);
+    check(&b.finish());
+}
