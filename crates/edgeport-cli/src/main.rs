@@ -1,0 +1,208 @@
+//! `edgeport`: inspect and convert models from the command line. A thin shell over
+//! `edgeport-engine`; exit codes follow the engine's error codes (see `exit_code`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use edgeport_engine::{ConvertOptions, EngineError, ErrorCode, InspectReport, Target};
+
+#[derive(Parser)]
+#[command(name = "edgeport", version, about = "Convert ONNX models for phones and edge devices")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct ModelArgs {
+    /// The ONNX model.
+    model: PathBuf,
+    /// Static shape for an input with dynamic dims, e.g. `x=1,3,224,224` (repeatable).
+    #[arg(long = "input-shape", value_name = "NAME=DIMS", value_parser = parse_input_shape)]
+    input_shapes: Vec<(String, Vec<usize>)>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show inputs, outputs, op histogram, parameters, MACs/FLOPs per node and peak memory.
+    Inspect {
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Convert a model to another format.
+    Convert {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Target format.
+        #[arg(long = "to", value_parser = ["tflite"])]
+        to: String,
+        /// Output file.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Give rank-4 inputs and outputs an NHWC interface (as onnx2tf does).
+        #[arg(long)]
+        nhwc_io: bool,
+    },
+}
+
+fn parse_input_shape(s: &str) -> Result<(String, Vec<usize>), String> {
+    let (name, dims) = s.rsplit_once('=').ok_or_else(|| format!("expected NAME=D,D,..., got '{s}'"))?;
+    let dims = dims
+        .split(',')
+        .map(|d| d.trim().parse::<usize>().map_err(|_| format!("'{d}' in '{s}' is not a dimension")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if name.is_empty() {
+        return Err(format!("missing input name in '{s}'"));
+    }
+    Ok((name.to_string(), dims))
+}
+
+/// Failure of the CLI itself: an engine error or an I/O error on a named path.
+enum Failure {
+    Engine(EngineError),
+    Io(String),
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        Failure::Engine(e)
+    }
+}
+
+fn exit_code(code: ErrorCode) -> u8 {
+    match code {
+        ErrorCode::Internal => 1,
+        ErrorCode::InvalidOptions => 2,
+        ErrorCode::InvalidModel | ErrorCode::LimitExceeded => 3,
+        ErrorCode::Unsupported => 4,
+    }
+}
+
+const EXIT_IO: u8 = 5;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            let (msg, code) = match f {
+                Failure::Engine(e) => (e.message.clone(), exit_code(e.code)),
+                Failure::Io(m) => (m, EXIT_IO),
+            };
+            // One line, whatever the message holds.
+            eprintln!("error: {}", msg.replace('\n', "; "));
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn read_model(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure::Io(format!("cannot read '{}': {e}", path.display())))
+}
+
+fn options(args: &ModelArgs, target: Target, nhwc_io: bool) -> ConvertOptions {
+    let input_shapes: BTreeMap<String, Vec<usize>> = args.input_shapes.iter().cloned().collect();
+    ConvertOptions { target, nhwc_io, input_shapes }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Inspect { model } => {
+            let bytes = read_model(&model.model)?;
+            let report = edgeport_engine::inspect(&bytes, &options(&model, Target::Tflite, false))?;
+            if model.json {
+                print_json(&report);
+            } else {
+                print_inspect(&report);
+            }
+            Ok(())
+        }
+        Command::Convert { model, to, output, nhwc_io } => {
+            let target: Target = to.parse()?;
+            let bytes = read_model(&model.model)?;
+            let progress = indicatif::ProgressBar::new_spinner();
+            progress.enable_steady_tick(std::time::Duration::from_millis(120));
+            let result = edgeport_engine::convert(&bytes, &options(&model, target, nhwc_io), &mut |stage| {
+                progress.set_message(stage.label());
+            });
+            progress.finish_and_clear();
+            let artifact = result?;
+            write_atomically(&output, &artifact.bytes)?;
+            if model.json {
+                let mut v = serde_json::to_value(&artifact).unwrap_or_default();
+                v["path"] = serde_json::Value::String(output.display().to_string());
+                print_json(&v);
+            } else {
+                println!("wrote {} ({} bytes, sha256 {})", output.display(), artifact.size, artifact.sha256);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Write to a temporary file beside `path`, then rename: a failed run leaves no partial file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let io = |e: std::io::Error| Failure::Io(format!("cannot write '{}': {e}", path.display()));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path.file_name().ok_or_else(|| Failure::Io(format!("'{}' is not a file path", path.display())))?;
+    let tmp = dir.join(format!(".{}.{}.tmp", file_name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot serialize report: {e}"),
+    }
+}
+
+fn human(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000_000 => format!("{:.2} G", n as f64 / 1e9),
+        n if n >= 1_000_000 => format!("{:.2} M", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{:.1} K", n as f64 / 1e3),
+        n => n.to_string(),
+    }
+}
+
+fn print_inspect(r: &InspectReport) {
+    let opsets: Vec<String> = r.model.opsets.iter().map(|(d, v)| format!("{}:{v}", if d.is_empty() { "ai.onnx" } else { d })).collect();
+    println!("model     ir {} opset {} producer '{}'", r.model.ir_version, opsets.join(" "), r.model.producer);
+    println!("sha256    {}", r.model.sha256);
+    for (label, list) in [("input ", &r.inputs), ("output", &r.outputs)] {
+        for t in list {
+            println!("{label}    {} {} {:?}", t.name, t.dtype, t.shape);
+        }
+    }
+    println!("params    {} ({} bytes)", human(r.params.count as u64), r.params.bytes);
+    println!("compute   {} MACs, {} FLOPs", human(r.total.macs), human(r.total.flops));
+    println!("memory    peak activations {} bytes", r.peak_activation_bytes);
+    println!("ops");
+    for (op, n) in &r.op_histogram {
+        println!("  {op:<24} {n}");
+    }
+    println!("nodes (by MACs)");
+    let mut nodes: Vec<_> = r.nodes.iter().filter(|n| n.macs > 0).collect();
+    nodes.sort_by(|a, b| b.macs.cmp(&a.macs).then_with(|| a.name.cmp(&b.name)));
+    for n in nodes.iter().take(20) {
+        println!("  {:<40} {:<16} {:>10} MACs  {:?}", n.name, n.op, human(n.macs), n.output_shapes);
+    }
+    if nodes.len() > 20 {
+        println!("  ... {} more (see --json)", nodes.len() - 20);
+    }
+}
