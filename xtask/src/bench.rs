@@ -13,9 +13,10 @@ use clap::{Args, Subcommand};
 use crate::env::{self, Env};
 use crate::util::{self, median, run, stdout_of};
 
-/// onnx2tf and the packages it needs at run time, pinned to a set that installs and converts
-/// here. They live in their own venv under the tools root so TensorFlow's numpy and onnx pins
-/// never touch the test venv.
+/// onnx2tf pins its whole run-time set itself (tensorflow 2.19.0, tf-keras, onnx-graphsurgeon,
+/// onnxsim, sng4onnx, psutil, ai-edge-litert, numpy 1.26.4, protobuf 4.25.5, ...). Those pins
+/// clash with tests/requirements.txt (numpy 2.x, protobuf 7), so the peer gets its own venv under
+/// the tools root instead of sharing the test venv.
 pub const PEER_REQUIREMENTS: &str = "\
 onnx2tf==1.29.24
 ";
@@ -80,7 +81,7 @@ fn ensure_peers(env: &Env) -> Result<PathBuf> {
         &env.tools.join("peers-venv.lock"),
         ".edgeport-peers.sha256",
         PEER_REQUIREMENTS.as_bytes(),
-        &["-r".into(), req.to_string_lossy().into_owned()],
+        &["--only-binary=:all:".into(), "-r".into(), req.to_string_lossy().into_owned()],
     )?;
     Ok(dir.join("bin").join("onnx2tf"))
 }
@@ -286,11 +287,11 @@ fn render(env: &Env, args: &ConvertArgs, rows: &[Row], command: &str, onnx2tf: O
 
 /// Replaces the marked section of BENCHMARKS.md, or appends it (creating the file's title).
 pub fn splice(old: &str, section: &str) -> String {
-    if let (Some(b), Some(e)) = (old.find(BEGIN), old.find(END)) {
-        if b < e {
-            let after = &old[e + END.len()..];
-            return format!("{}{}{}", &old[..b], section.trim_end(), after);
-        }
+    if let (Some(b), Some(e)) = (old.find(BEGIN), old.find(END))
+        && b < e
+    {
+        let after = &old[e + END.len()..];
+        return format!("{}{}{}", &old[..b], section.trim_end(), after);
     }
     let mut out = if old.trim().is_empty() {
         "# Benchmarks\n\nEvery table here is written by the command it names; rerun that command to update it.\n".to_owned()
