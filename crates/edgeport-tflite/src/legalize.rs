@@ -286,18 +286,15 @@ impl<'g> Lower<'g, '_> {
     }
 
     /// The only consumer of `v`, when `v` is not a graph output.
-    fn sole_consumer(&self, v: ValueId) -> Option<&'g Node> {
+    /// The only consumer of `v` and its index, when `v` is not a graph output.
+    fn sole_consumer(&self, v: ValueId) -> Option<(usize, &'g Node)> {
         if self.is_output.get(v.0 as usize).copied().unwrap_or(true) {
             return None;
         }
         match self.consumers.get(v.0 as usize).map(Vec::as_slice) {
-            Some(&[c]) if !self.absorbed[c] => self.g.nodes.get(c),
+            Some(&[c]) if !self.absorbed[c] => self.g.nodes.get(c).map(|n| (c, n)),
             _ => None,
         }
-    }
-
-    fn node_index(&self, node: &Node) -> Option<usize> {
-        self.g.nodes.iter().position(|n| std::ptr::eq(n, node))
     }
 
     /// If `v`'s only consumer is an activation TFLite can fuse, absorb it: returns the fused
@@ -306,7 +303,7 @@ impl<'g> Lower<'g, '_> {
         if self.dtype(v) != DType::F32 {
             return (Act::None, v);
         }
-        let Some(c) = self.sole_consumer(v) else {
+        let Some((ci, c)) = self.sole_consumer(v) else {
             return (Act::None, v);
         };
         let act = match c.op {
@@ -316,12 +313,12 @@ impl<'g> Lower<'g, '_> {
             Op::Clip { min, max } if min == 0.0 && max == f32::INFINITY => Act::Relu,
             _ => return (Act::None, v),
         };
-        match (c.outputs.first(), self.node_index(c)) {
-            (Some(&out), Some(ci)) => {
+        match c.outputs.first() {
+            Some(&out) => {
                 self.pending.push(ci);
                 (act, out)
             }
-            _ => (Act::None, v),
+            None => (Act::None, v),
         }
     }
 
@@ -1224,7 +1221,7 @@ impl<'g> Lower<'g, '_> {
         // Fuse a following Add of a constant [N] bias.
         let mut out = out;
         let mut bias = None;
-        if let Some(c) = self.sole_consumer(out)
+        if let Some((ci, c)) = self.sole_consumer(out)
             && let (Op::Binary(BinaryOp::Add), [i0, i1], Some(&add_out)) =
                 (&c.op, c.inputs.as_slice(), c.outputs.first())
             && i0 != i1
@@ -1237,7 +1234,7 @@ impl<'g> Lower<'g, '_> {
                     && t.shape().iter().rev().skip(1).all(|&d| d == 1)
                     && t.shape().len() <= self.shape(out).len()
             });
-            if let (Some(bc), Some(ci)) = (bias_like, self.node_index(c)) {
+            if let Some(bc) = bias_like {
                 self.pending.push(ci);
                 bias = Some(
                     self.b
