@@ -304,6 +304,7 @@ pub fn splice(old: &str, section: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

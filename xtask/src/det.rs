@@ -184,6 +184,7 @@ pub fn run_test(env: &Env, bundle: &Bundle, with_ppocr: bool) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -45,8 +45,11 @@ pub fn cmd(env: &Env, args: &ServeArgs) -> Result<()> {
     }
     let listener = TcpListener::bind(("127.0.0.1", args.port))
         .with_context(|| format!("bind 127.0.0.1:{}", args.port))?;
-    println!("serving {} at http://127.0.0.1:{}/  (Ctrl-C stops)", site.display(), args.port);
-    serve(listener, site)
+    // static/ first, so edits to the page show on reload without a rebuild; the built site
+    // supplies pkg/ and the sample.
+    let roots = vec![env.repo.join("static"), site];
+    println!("serving static/ and {} at http://127.0.0.1:{}/  (Ctrl-C stops)", roots[1].display(), args.port);
+    serve(listener, roots)
 }
 
 pub fn site_dir(env: &Env) -> PathBuf {
@@ -97,14 +100,14 @@ pub fn mime_type(path: &Path) -> &'static str {
     }
 }
 
-/// Serves `root` forever, one thread per connection.
-pub fn serve(listener: TcpListener, root: PathBuf) -> Result<()> {
-    let root = Arc::new(root);
+/// Serves the first of `roots` that has the requested file, forever, one thread per connection.
+pub fn serve(listener: TcpListener, roots: Vec<PathBuf>) -> Result<()> {
+    let roots = Arc::new(roots);
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        let root = Arc::clone(&root);
+        let roots = Arc::clone(&roots);
         thread::spawn(move || {
-            if let Err(e) = handle(stream, &root) {
+            if let Err(e) = handle(stream, &roots) {
                 eprintln!("  connection error: {e:#}");
             }
         });
@@ -151,7 +154,7 @@ fn percent_decode(s: &str) -> Option<String> {
     if text.contains('\0') { None } else { Some(text) }
 }
 
-fn handle(mut stream: TcpStream, root: &Path) -> Result<()> {
+fn handle(mut stream: TcpStream, roots: &[PathBuf]) -> Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(stream.try_clone()?.take(64 * 1024));
     let mut request_line = String::new();
@@ -169,7 +172,7 @@ fn handle(mut stream: TcpStream, root: &Path) -> Result<()> {
     if method != "GET" && !head {
         return respond(&mut stream, 405, "text/plain; charset=utf-8", b"method not allowed\n", head, &[("Allow", "GET, HEAD")]);
     }
-    let file = resolve(root, target).filter(|p| p.is_file());
+    let file = roots.iter().find_map(|root| resolve(root, target).filter(|p| p.is_file()));
     let Some(file) = file else {
         eprintln!("  {method} {target} -> 404");
         return respond(&mut stream, 404, "text/plain; charset=utf-8", b"not found\n", head, &[]);
@@ -212,6 +215,7 @@ fn respond(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -237,12 +241,15 @@ mod tests {
     #[test]
     fn serves_files_with_headers() {
         let root = std::env::temp_dir().join(format!("xtask-serve-test-{}", std::process::id()));
-        fs::create_dir_all(&root).unwrap();
-        fs::write(root.join("index.html"), "<p>hi</p>").unwrap();
+        let (first, second) = (root.join("a"), root.join("b"));
+        fs::create_dir_all(&first).unwrap();
+        fs::create_dir_all(second.join("pkg")).unwrap();
+        fs::write(first.join("index.html"), "<p>hi</p>").unwrap();
+        fs::write(second.join("index.html"), "<p>stale</p>").unwrap();
+        fs::write(second.join("pkg").join("m.wasm"), b"\0asm").unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let r = root.clone();
-        thread::spawn(move || serve(listener, r));
+        thread::spawn(move || serve(listener, vec![first, second]));
         let get = |path: &str| {
             let mut s = TcpStream::connect(addr).unwrap();
             write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -255,6 +262,8 @@ mod tests {
         assert!(ok.contains("Content-Security-Policy: default-src 'self'; script-src 'self' 'wasm-unsafe-eval'"));
         assert!(ok.contains("Cross-Origin-Opener-Policy: same-origin"));
         assert!(ok.ends_with("<p>hi</p>"));
+        let wasm = get("/pkg/m.wasm");
+        assert!(wasm.contains("Content-Type: application/wasm\r\n"), "{wasm}");
         assert!(get("/missing.js").starts_with("HTTP/1.1 404"));
         let _ = fs::remove_dir_all(&root);
     }
