@@ -68,6 +68,7 @@ pub(crate) struct ModelBuilder {
     pub(crate) fbb: FlatBufferBuilder<'static>,
     tensors: Vec<TensorDef>,
     names: BTreeSet<String>,
+    suffixes: BTreeMap<String, usize>,
     buffers: Vec<WIPOffset<tflite::Buffer<'static>>>,
     dedup: BTreeMap<(usize, [u8; 32]), u32>,
     data_bytes: usize,
@@ -123,6 +124,7 @@ impl ModelBuilder {
             fbb,
             tensors: Vec::new(),
             names: BTreeSet::new(),
+            suffixes: BTreeMap::new(),
             buffers: vec![empty],
             dedup: BTreeMap::new(),
             data_bytes: 0,
@@ -141,10 +143,16 @@ impl ModelBuilder {
     fn unique_name(&mut self, base: &str) -> String {
         let base = if base.is_empty() { "t" } else { base };
         let name = if self.names.contains(base) {
-            (1..)
-                .map(|i| format!("{base}_{i}"))
-                .find(|n| !self.names.contains(n))
-                .unwrap_or_default()
+            // Resume from the last suffix handed out for this base (keeps this linear when
+            // many helpers share a base, e.g. nodes without names).
+            let next = self.suffixes.entry(base.to_string()).or_insert(1);
+            loop {
+                let candidate = format!("{base}_{next}");
+                *next += 1;
+                if !self.names.contains(&candidate) {
+                    break candidate;
+                }
+            }
         } else {
             base.to_string()
         };

@@ -482,3 +482,31 @@ fn op_versions_follow_features() {
     assert_eq!(op(&m, 0), (tflite::BuiltinOperator::RESIZE_BILINEAR, 3));
     assert_eq!(op(&m, 1), (tflite::BuiltinOperator::TRANSPOSE, 1));
 }
+
+#[test]
+fn many_unnamed_nodes_export_quickly() {
+    // 3000 erf nodes, all named "", each creating ~20 helper tensors with the same base names.
+    let mut b = G::new("unnamed");
+    let mut x = b.input("x", &[4]);
+    for _ in 0..3000 {
+        x =
+            b.g.add_node1("", "Erf", Op::Unary(UnaryOp::Erf), vec![x])
+                .unwrap();
+    }
+    b.output(x);
+    let g = b.finish();
+    let t = std::time::Instant::now();
+    let bytes = export_ok(&g);
+    assert!(
+        t.elapsed().as_secs_f32() < 20.0,
+        "export took {:?}",
+        t.elapsed()
+    );
+    let m = model(&bytes);
+    let tensors = m.subgraphs().unwrap().get(0).tensors().unwrap();
+    let mut names: Vec<&str> = tensors.iter().map(|t| t.name().unwrap()).collect();
+    let n = names.len();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), n, "tensor names must be unique");
+}
