@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use edgeport_engine::{ConvertOptions, EngineError, ErrorCode, InspectReport, Target};
+use edgeport_engine::{Artifact, ConvertOptions, EngineError, ErrorCode, InspectReport, ModelMetadata, Target};
 
 #[derive(Parser)]
 #[command(name = "edgeport", version, about = "Convert ONNX models for phones and edge devices")]
@@ -40,15 +40,51 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
         /// Target format.
-        #[arg(long = "to", value_parser = ["tflite"])]
+        #[arg(long = "to", value_parser = ["tflite", "coreml"])]
         to: String,
-        /// Output file.
+        /// Output file. For Core ML: `X.mlpackage` writes the package directory, any other
+        /// name (e.g. `X.mlpackage.zip`) the zipped package.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
         /// Give rank-4 inputs and outputs an NHWC interface (as onnx2tf does).
         #[arg(long)]
         nhwc_io: bool,
+        #[command(flatten)]
+        coreml: CoremlArgs,
     },
+}
+
+/// Core ML options of `convert`.
+#[derive(clap::Args)]
+struct CoremlArgs {
+    /// Core ML deployment target (default ios16).
+    #[arg(long = "target", value_parser = ["ios15", "ios16", "ios17", "ios18"])]
+    target: Option<String>,
+    /// Compute precision (Core ML default fp16).
+    #[arg(long, value_parser = ["fp32", "fp16"])]
+    precision: Option<String>,
+    /// Model author (metadata).
+    #[arg(long)]
+    author: Option<String>,
+    /// Short description of the model (metadata).
+    #[arg(long)]
+    description: Option<String>,
+    /// Model version string (metadata).
+    #[arg(long = "model-version")]
+    model_version: Option<String>,
+    /// License (metadata).
+    #[arg(long)]
+    license: Option<String>,
+    /// User-defined metadata entry (repeatable).
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
+    meta: Vec<(String, String)>,
+}
+
+fn parse_meta(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got '{s}'")),
+    }
 }
 
 fn parse_input_shape(s: &str) -> Result<(String, Vec<usize>), String> {
@@ -108,7 +144,20 @@ fn read_model(path: &Path) -> Result<Vec<u8>, Failure> {
 
 fn options(args: &ModelArgs, target: Target, nhwc_io: bool) -> ConvertOptions {
     let input_shapes: BTreeMap<String, Vec<usize>> = args.input_shapes.iter().cloned().collect();
-    ConvertOptions { target, nhwc_io, input_shapes }
+    ConvertOptions { target, nhwc_io, input_shapes, ..ConvertOptions::default() }
+}
+
+fn coreml_options(opts: &mut ConvertOptions, c: CoremlArgs) -> Result<(), EngineError> {
+    opts.coreml_target = c.target.as_deref().map(str::parse).transpose()?;
+    opts.precision = c.precision.as_deref().map(str::parse).transpose()?;
+    opts.metadata = ModelMetadata {
+        author: c.author,
+        description: c.description,
+        version: c.model_version,
+        license: c.license,
+        user_defined: c.meta.into_iter().collect(),
+    };
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -123,17 +172,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Convert { model, to, output, nhwc_io } => {
+        Command::Convert { model, to, output, nhwc_io, coreml } => {
             let target: Target = to.parse()?;
+            let mut opts = options(&model, target, nhwc_io);
+            coreml_options(&mut opts, coreml)?;
             let bytes = read_model(&model.model)?;
             let progress = indicatif::ProgressBar::new_spinner();
             progress.enable_steady_tick(std::time::Duration::from_millis(120));
-            let result = edgeport_engine::convert(&bytes, &options(&model, target, nhwc_io), &mut |stage| {
+            let result = edgeport_engine::convert(&bytes, &opts, &mut |stage| {
                 progress.set_message(stage.label());
             });
             progress.finish_and_clear();
             let artifact = result?;
-            write_atomically(&output, &artifact.bytes)?;
+            write_artifact(&output, &artifact)?;
             if model.json {
                 let mut v = serde_json::to_value(&artifact).unwrap_or_default();
                 v["path"] = serde_json::Value::String(output.display().to_string());
@@ -144,6 +195,68 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// A directory artifact goes to a path ending in `.mlpackage` as a directory; everything else
+/// is written as one file.
+fn write_artifact(path: &Path, artifact: &Artifact) -> Result<(), Failure> {
+    let is_dir_path = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("mlpackage"));
+    match &artifact.directory {
+        Some(dir) if is_dir_path => {
+            let files: Vec<(&str, &[u8])> = dir.files.iter().map(|f| (f.path.as_str(), f.bytes.as_slice())).collect();
+            write_dir_atomically(path, &files)
+        }
+        _ => write_atomically(path, &artifact.bytes),
+    }
+}
+
+/// Write a directory tree into a temporary directory beside `path`, then rename it into place
+/// (an existing directory there is replaced): a failed run leaves no partial output.
+fn write_dir_atomically(path: &Path, files: &[(&str, &[u8])]) -> Result<(), Failure> {
+    let io = |e: std::io::Error| Failure::Io(format!("cannot write '{}': {e}", path.display()));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| Failure::Io(format!("'{}' is not a directory path", path.display())))?;
+    let name = name.to_string_lossy();
+    if path.exists() && !path.is_dir() {
+        return Err(Failure::Io(format!("cannot write '{}': it exists and is not a directory", path.display())));
+    }
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let old = dir.join(format!(".{name}.{}.old", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let written = (|| {
+        for (rel, bytes) in files {
+            let p = tmp.join(rel);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let mut f = std::fs::File::create(&p)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(io(e));
+    }
+    let replacing = path.exists();
+    if replacing {
+        if let Err(e) = std::fs::rename(path, &old) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(io(e));
+        }
+    }
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        if replacing {
+            let _ = std::fs::rename(&old, path);
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(io(e));
+    }
+    if replacing {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    Ok(())
 }
 
 /// Write to a temporary file beside `path`, then rename: a failed run leaves no partial file.

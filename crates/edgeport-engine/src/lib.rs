@@ -1,6 +1,7 @@
 //! The single entry point of the edgeport core. The CLI, the web app and the edge worker call
 //! only this crate, so all three give the same results, errors and bytes.
 
+mod coreml;
 mod error;
 mod inspect;
 
@@ -9,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use coreml::{CoremlTarget, ModelMetadata, Precision, SOURCE_SHA256_KEY, VERSION_KEY};
 pub use error::{EngineError, ErrorCode, NodeRef};
 pub use inspect::{InspectReport, NodeStats, TensorInfo};
 
@@ -18,17 +20,21 @@ pub use inspect::{InspectReport, NodeStats, TensorInfo};
 pub enum Target {
     #[default]
     Tflite,
+    /// Core ML ML Program; the artifact is the zipped `.mlpackage`.
+    Coreml,
 }
 
 impl Target {
     pub fn extension(self) -> &'static str {
         match self {
             Target::Tflite => "tflite",
+            Target::Coreml => "mlpackage.zip",
         }
     }
     pub fn media_type(self) -> &'static str {
         match self {
             Target::Tflite => "application/vnd.tflite",
+            Target::Coreml => "application/zip",
         }
     }
 }
@@ -38,7 +44,8 @@ impl std::str::FromStr for Target {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "tflite" => Ok(Target::Tflite),
-            other => Err(EngineError::options(format!("unknown target '{other}' (supported: tflite)"))),
+            "coreml" => Ok(Target::Coreml),
+            other => Err(EngineError::options(format!("unknown target '{other}' (supported: tflite, coreml)"))),
         }
     }
 }
@@ -52,6 +59,12 @@ pub struct ConvertOptions {
     pub nhwc_io: bool,
     /// Static shapes for inputs whose dims are dynamic in the model.
     pub input_shapes: BTreeMap<String, Vec<usize>>,
+    /// Core ML deployment target (default ios16); Core ML only.
+    pub coreml_target: Option<CoremlTarget>,
+    /// Compute precision; default per format (Core ML fp16 as coremltools, TFLite fp32).
+    pub precision: Option<Precision>,
+    /// Model metadata (author, description, version, license, user-defined keys); Core ML only.
+    pub metadata: ModelMetadata,
 }
 
 /// Pipeline stages reported to a progress callback.
@@ -82,6 +95,26 @@ pub struct Artifact {
     pub media_type: String,
     pub sha256: String,
     pub size: usize,
+    /// For directory formats (Core ML's `.mlpackage`): the directory whose zip `bytes` holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory: Option<ArtifactDirectory>,
+}
+
+/// A directory artifact: its name and files (paths relative to it, sorted).
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactDirectory {
+    pub name: String,
+    pub files: Vec<ArtifactFile>,
+}
+
+/// One file of a directory artifact.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactFile {
+    pub path: String,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+    pub size: usize,
+    pub sha256: String,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -93,6 +126,25 @@ fn import(model: &[u8], opts: &ConvertOptions) -> Result<edgeport_onnx::Imported
     edgeport_onnx::import(model, &import_opts).map_err(EngineError::from)
 }
 
+/// Options that only some targets take are refused elsewhere rather than ignored.
+fn check_options(opts: &ConvertOptions) -> Result<(), EngineError> {
+    if opts.target != Target::Coreml {
+        if opts.coreml_target.is_some() {
+            return Err(EngineError::options("coreml_target applies to the coreml target only"));
+        }
+        if !opts.metadata.is_empty() {
+            return Err(EngineError::options("metadata applies to the coreml target only"));
+        }
+        if opts.precision == Some(Precision::Fp16) {
+            return Err(EngineError::options(format!("precision fp16 is not supported for {}", opts.target.extension())));
+        }
+    }
+    if opts.target == Target::Coreml && opts.nhwc_io {
+        return Err(EngineError::options("nhwc_io applies to the tflite target only (Core ML is channels-first)"));
+    }
+    Ok(())
+}
+
 /// Summary of a model: interface, op histogram, parameters, per-node cost, memory.
 pub fn inspect(model: &[u8], opts: &ConvertOptions) -> Result<InspectReport, EngineError> {
     let imported = import(model, opts)?;
@@ -101,24 +153,34 @@ pub fn inspect(model: &[u8], opts: &ConvertOptions) -> Result<InspectReport, Eng
 
 /// Convert an ONNX model to `opts.target`, calling `progress` as each stage starts.
 pub fn convert(model: &[u8], opts: &ConvertOptions, progress: &mut dyn FnMut(Stage)) -> Result<Artifact, EngineError> {
+    check_options(opts)?;
     progress(Stage::Parse);
     let imported = import(model, opts)?;
     let mut graph = imported.graph;
     progress(Stage::Optimize);
     edgeport_passes::optimize(&mut graph)?;
+    let stem = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
+    let mut directory = None;
     let bytes = match opts.target {
         Target::Tflite => {
             edgeport_passes::to_nhwc(&mut graph, edgeport_passes::LayoutOptions { nhwc_io: opts.nhwc_io })?;
             progress(Stage::Export);
             edgeport_tflite::export(&graph, &edgeport_tflite::ExportOptions::default())?
         }
+        // Core ML is channels-first: the optimized NCHW graph is exported as is.
+        Target::Coreml => {
+            progress(Stage::Export);
+            let (zip, dir) = coreml::export(&graph, model, opts, &stem)?;
+            directory = Some(dir);
+            zip
+        }
     };
-    let stem = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
     Ok(Artifact {
         file_name: format!("{stem}.{}", opts.target.extension()),
         media_type: opts.target.media_type().to_string(),
         sha256: sha256_hex(&bytes),
         size: bytes.len(),
         bytes,
+        directory,
     })
 }

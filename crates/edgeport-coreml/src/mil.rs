@@ -1,0 +1,444 @@
+//! The MIL program builder: identifiers, const ops and typed op emission.
+//!
+//! Every MIL value is produced by exactly one op (or is a function input) and is referred to
+//! by name. Parameters are `const` ops named `<op>_<param>` emitted right before the op that
+//! reads them, as coremltools does; op attributes are only `name` (and `val` for consts).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::blob::{BlobDType, BlobWriter};
+use crate::proto::{self, DataType, tensor_value};
+use crate::{CoremlError, Target};
+
+/// Path by which const ops refer to the weight file.
+pub const WEIGHT_FILE: &str = "@model_path/weights/weight.bin";
+
+/// Consts with at least this many elements (of a blob-able type) go to weight.bin; smaller
+/// ones stay immediate values in the protobuf (the rule coremltools uses).
+pub const BLOB_MIN_ELEMENTS: usize = 10;
+
+/// Names MIL reserves (type names and keywords).
+const RESERVED: &[&str] = &[
+    "any", "bool", "program", "func", "tensor", "list", "dict", "tuple", "true", "false", "string",
+    "bf16", "fp16", "fp32", "fp64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+    "uint64", "state",
+];
+
+/// A MIL value: its name and static tensor type (rank 0 = scalar).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Var {
+    pub name: String,
+    pub dtype: DataType,
+    pub shape: Vec<usize>,
+}
+
+impl Var {
+    pub fn rank(&self) -> usize {
+        self.shape.len()
+    }
+}
+
+/// Data of a const op.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConstData {
+    F32(Vec<f32>),
+    /// float16 bits.
+    F16(Vec<u16>),
+    I32(Vec<i32>),
+    I8(Vec<i8>),
+    U8(Vec<u8>),
+    Bool(Vec<bool>),
+    Str(String),
+}
+
+impl ConstData {
+    pub fn dtype(&self) -> DataType {
+        match self {
+            ConstData::F32(_) => DataType::Float32,
+            ConstData::F16(_) => DataType::Float16,
+            ConstData::I32(_) => DataType::Int32,
+            ConstData::I8(_) => DataType::Int8,
+            ConstData::U8(_) => DataType::Uint8,
+            ConstData::Bool(_) => DataType::Bool,
+            ConstData::Str(_) => DataType::String,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ConstData::F32(v) => v.len(),
+            ConstData::F16(v) => v.len(),
+            ConstData::I32(v) => v.len(),
+            ConstData::I8(v) => v.len(),
+            ConstData::U8(v) => v.len(),
+            ConstData::Bool(v) => v.len(),
+            ConstData::Str(_) => 1,
+        }
+    }
+
+    /// Float data converted to `dtype` (fp16 or fp32); finite values beyond the fp16 range
+    /// saturate at +-65504 instead of becoming infinities.
+    pub fn float(values: &[f32], dtype: DataType) -> ConstData {
+        if dtype == DataType::Float16 {
+            ConstData::F16(values.iter().map(|&v| f16_bits(v)).collect())
+        } else {
+            ConstData::F32(values.to_vec())
+        }
+    }
+
+    /// Blob type and little-endian bytes, when this data may live in weight.bin.
+    fn blob(&self) -> Option<(BlobDType, Vec<u8>)> {
+        match self {
+            ConstData::F32(v) => Some((
+                BlobDType::Float32,
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )),
+            ConstData::F16(v) => Some((
+                BlobDType::Float16,
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )),
+            ConstData::I8(v) => Some((BlobDType::Int8, v.iter().map(|&x| x as u8).collect())),
+            ConstData::U8(v) => Some((BlobDType::UInt8, v.clone())),
+            _ => None,
+        }
+    }
+
+    fn immediate(self) -> tensor_value::Value {
+        use tensor_value::*;
+        match self {
+            ConstData::F32(values) => Value::Floats(RepeatedFloats { values }),
+            ConstData::F16(v) => Value::Bytes(RepeatedBytes {
+                values: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            }),
+            ConstData::I32(values) => Value::Ints(RepeatedInts { values }),
+            ConstData::I8(v) => Value::Bytes(RepeatedBytes {
+                values: v.iter().map(|&x| x as u8).collect(),
+            }),
+            ConstData::U8(values) => Value::Bytes(RepeatedBytes { values }),
+            ConstData::Bool(values) => Value::Bools(RepeatedBools { values }),
+            ConstData::Str(s) => Value::Strings(RepeatedStrings { values: vec![s] }),
+        }
+    }
+}
+
+/// f32 -> float16 bits, round to nearest even, finite values saturating at the largest half.
+pub fn f16_bits(v: f32) -> u16 {
+    let c = if v.is_finite() {
+        v.clamp(-65504.0, 65504.0)
+    } else {
+        v
+    };
+    half::f16::from_f32(c).to_bits()
+}
+
+/// Availability of a MIL op: its name and the first target whose opset has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpDef {
+    pub name: &'static str,
+    pub since: Target,
+}
+
+/// Why an op could not be emitted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fail {
+    /// The node cannot be expressed (the reason is shown to the user).
+    Unsupported(String),
+    /// A bug or a broken precondition: abort the export.
+    Hard(CoremlError),
+}
+
+impl From<CoremlError> for Fail {
+    fn from(e: CoremlError) -> Fail {
+        Fail::Hard(e)
+    }
+}
+
+pub type R<T = ()> = Result<T, Fail>;
+
+pub fn unsupported<T>(reason: impl Into<String>) -> R<T> {
+    Err(Fail::Unsupported(reason.into()))
+}
+
+pub fn invalid(message: impl Into<String>) -> Fail {
+    Fail::Hard(CoremlError::Invalid(message.into()))
+}
+
+/// Turn any string into a MIL identifier: `[A-Za-z_][A-Za-z0-9_]*`, not a reserved word.
+pub fn sanitize(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() {
+        s.push_str("var");
+    }
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, '_');
+    }
+    if RESERVED.contains(&s.as_str()) {
+        s.push_str("_workaround");
+    }
+    s
+}
+
+/// Builds the operations of the program's one block.
+pub struct Mil {
+    pub target: Target,
+    ops: Vec<proto::Operation>,
+    names: BTreeSet<String>,
+    blobs: BlobWriter,
+}
+
+impl Mil {
+    pub fn new(target: Target) -> Mil {
+        Mil {
+            target,
+            ops: Vec::new(),
+            names: BTreeSet::new(),
+            blobs: BlobWriter::new(),
+        }
+    }
+
+    /// A new identifier derived from `base`, unique in the program.
+    pub fn fresh(&mut self, base: &str) -> String {
+        let base = sanitize(base);
+        let mut name = base.clone();
+        let mut k = 0usize;
+        while self.names.contains(&name) {
+            name = format!("{base}_{k}");
+            k += 1;
+        }
+        self.names.insert(name.clone());
+        name
+    }
+
+    /// The operations and the weight file.
+    pub fn finish(self) -> (Vec<proto::Operation>, Vec<u8>, u32) {
+        let count = self.blobs.count();
+        (self.ops, self.blobs.finish(), count)
+    }
+
+    /// Fails with a message naming the op and the first target that has it.
+    pub fn require(&self, what: &str, since: Target) -> R {
+        if self.target < since {
+            return unsupported(format!(
+                "{what} needs {since} or later (target is {}); choose target {} or later",
+                self.target,
+                since.key()
+            ));
+        }
+        Ok(())
+    }
+
+    /// A const op named after `base` (made unique). Large float and 8-bit data goes to the
+    /// weight file, everything else is immediate.
+    pub fn constant(&mut self, base: &str, shape: &[usize], data: ConstData) -> R<Var> {
+        let n: usize = shape.iter().product();
+        if data.len() != n {
+            return Err(invalid(format!(
+                "const '{base}' of shape {shape:?} has {} elements",
+                data.len()
+            )));
+        }
+        let dtype = data.dtype();
+        let name = self.fresh(base);
+        let val = match data.blob().filter(|_| n >= BLOB_MIN_ELEMENTS) {
+            Some((bdt, bytes)) => {
+                let offset = self.blobs.add(bdt, &bytes)?;
+                proto::blob_value(dtype, shape, WEIGHT_FILE, offset)
+            }
+            None => proto::immediate(dtype, shape, data.immediate()),
+        };
+        let mut attributes = BTreeMap::new();
+        attributes.insert("name".to_string(), proto::string_value(&name));
+        attributes.insert("val".to_string(), val);
+        self.ops.push(proto::Operation {
+            r#type: "const".into(),
+            inputs: BTreeMap::new(),
+            outputs: vec![proto::named(&name, dtype, shape)],
+            blocks: Vec::new(),
+            attributes,
+        });
+        Ok(Var {
+            name,
+            dtype,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// A small const that always stays immediate (op parameters).
+    fn param(&mut self, base: &str, shape: &[usize], data: ConstData) -> R<Var> {
+        let dtype = data.dtype();
+        let name = self.fresh(base);
+        let mut attributes = BTreeMap::new();
+        attributes.insert("name".to_string(), proto::string_value(&name));
+        attributes.insert(
+            "val".to_string(),
+            proto::immediate(dtype, shape, data.immediate()),
+        );
+        self.ops.push(proto::Operation {
+            r#type: "const".into(),
+            inputs: BTreeMap::new(),
+            outputs: vec![proto::named(&name, dtype, shape)],
+            blocks: Vec::new(),
+            attributes,
+        });
+        Ok(Var {
+            name,
+            dtype,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// Start an op of kind `def` whose (first) output will be called `out`; parameter consts
+    /// are named after it.
+    pub fn op<'m>(&'m mut self, def: OpDef, out: &str) -> OpBuilder<'m> {
+        OpBuilder {
+            mil: self,
+            def,
+            base: out.to_string(),
+            inputs: BTreeMap::new(),
+            dtypes: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+/// Collects the inputs of one op; `out`/`outs` emits it.
+pub struct OpBuilder<'m> {
+    mil: &'m mut Mil,
+    def: OpDef,
+    base: String,
+    inputs: BTreeMap<String, Vec<String>>,
+    dtypes: Vec<DataType>,
+    error: Option<Fail>,
+}
+
+impl OpBuilder<'_> {
+    /// Bind input `param` to a value.
+    pub fn x(mut self, param: &str, v: &Var) -> Self {
+        self.inputs.insert(param.to_string(), vec![v.name.clone()]);
+        self.dtypes.push(v.dtype);
+        self
+    }
+
+    /// Bind a tuple input (e.g. `concat`'s `values`).
+    pub fn tuple(mut self, param: &str, vs: &[Var]) -> Self {
+        self.inputs.insert(
+            param.to_string(),
+            vs.iter().map(|v| v.name.clone()).collect(),
+        );
+        self.dtypes.extend(vs.iter().map(|v| v.dtype));
+        self
+    }
+
+    fn with_param(mut self, param: &str, shape: &[usize], data: ConstData) -> Self {
+        if self.error.is_none() {
+            let base = format!("{}_{param}", self.base);
+            match self.mil.param(&base, shape, data) {
+                Ok(v) => {
+                    self.inputs.insert(param.to_string(), vec![v.name]);
+                }
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self
+    }
+
+    /// A rank-1 int32 parameter.
+    pub fn ints(self, param: &str, v: &[i32]) -> Self {
+        self.with_param(param, &[v.len()], ConstData::I32(v.to_vec()))
+    }
+
+    /// A scalar int32 parameter.
+    pub fn int(self, param: &str, v: i32) -> Self {
+        self.with_param(param, &[], ConstData::I32(vec![v]))
+    }
+
+    /// A rank-1 bool parameter.
+    pub fn bools(self, param: &str, v: &[bool]) -> Self {
+        self.with_param(param, &[v.len()], ConstData::Bool(v.to_vec()))
+    }
+
+    /// A scalar bool parameter.
+    pub fn boolean(self, param: &str, v: bool) -> Self {
+        self.with_param(param, &[], ConstData::Bool(vec![v]))
+    }
+
+    /// A scalar string parameter.
+    pub fn string(self, param: &str, v: &str) -> Self {
+        self.with_param(param, &[], ConstData::Str(v.to_string()))
+    }
+
+    /// A scalar float parameter of type `dtype` (fp16 or fp32).
+    pub fn float(self, param: &str, v: f32, dtype: DataType) -> Self {
+        self.with_param(param, &[], ConstData::float(&[v], dtype))
+    }
+
+    /// Emit the op with one output named exactly `name` (reserved by the caller).
+    pub fn out(self, name: &str, dtype: DataType, shape: &[usize]) -> R<Var> {
+        let mut outs = self.outs(&[(name.to_string(), dtype, shape.to_vec())])?;
+        outs.pop().ok_or_else(|| invalid("op without output"))
+    }
+
+    /// Emit the op with the given outputs.
+    pub fn outs(self, outputs: &[(String, DataType, Vec<usize>)]) -> R<Vec<Var>> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let name = self.def.name;
+        self.mil
+            .require(&format!("MIL op `{name}`"), self.def.since)?;
+        let small_int = |d: &DataType| {
+            matches!(
+                d,
+                DataType::Int8 | DataType::Uint8 | DataType::Int16 | DataType::Uint16
+            )
+        };
+        if let Some(d) = self
+            .dtypes
+            .iter()
+            .chain(outputs.iter().map(|(_, d, _)| d))
+            .find(|d| small_int(d))
+        {
+            self.mil.require(
+                &format!("MIL op `{name}` on {} tensors", d.mil_name()),
+                Target::Ios17,
+            )?;
+        }
+        let op_name = outputs
+            .first()
+            .map(|(n, _, _)| n.clone())
+            .unwrap_or_default();
+        let mut attributes = BTreeMap::new();
+        attributes.insert("name".to_string(), proto::string_value(&op_name));
+        self.mil.ops.push(proto::Operation {
+            r#type: name.to_string(),
+            inputs: self
+                .inputs
+                .into_iter()
+                .map(|(k, v)| (k, proto::argument_names(&v)))
+                .collect(),
+            outputs: outputs
+                .iter()
+                .map(|(n, d, s)| proto::named(n, *d, s))
+                .collect(),
+            blocks: Vec::new(),
+            attributes,
+        });
+        Ok(outputs
+            .iter()
+            .map(|(n, d, s)| Var {
+                name: n.clone(),
+                dtype: *d,
+                shape: s.clone(),
+            })
+            .collect())
+    }
+}
