@@ -274,9 +274,17 @@ impl<'a> Ctx<'a> {
     fn try_fold(&self, op: &Op, inputs: &[ValueId]) -> Option<Vec<Tensor>> {
         let tensors: Vec<Arc<Tensor>> = inputs.iter().map(|&i| self.const_of(i)).collect::<Option<_>>()?;
         let refs: Vec<&Tensor> = tensors.iter().map(|t| t.as_ref()).collect();
-        if let Op::Concat { axis } = op {
+        match op {
             // The IR's generic concat evaluation is slow on large float tensors.
-            return common::concat_tensors(&refs, *axis);
+            Op::Concat { axis } => return common::concat_tensors(&refs, *axis),
+            // Keep import time bounded: big constant products stay nodes for later passes.
+            Op::MatMul => {
+                let cost = refs.iter().try_fold(1usize, |acc, t| acc.checked_mul(t.len().max(1)));
+                if cost.is_none_or(|c| c > 1 << 26) {
+                    return None;
+                }
+            }
+            _ => {}
         }
         match eval::eval(op, &refs) {
             Ok(Some(outs)) => Some(outs),

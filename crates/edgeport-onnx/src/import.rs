@@ -189,15 +189,15 @@ fn check_external(g: &GraphProto) -> Result<()> {
 /// among ready nodes. Errors on undefined inputs, values produced twice, and cycles.
 fn source_order(g: &GraphProto, consts: &HashMap<String, ValueId>) -> Result<Vec<usize>> {
     let n = g.node.len();
+    let graph_inputs: HashSet<&str> = g.input.iter().map(|v| v.name.as_str()).collect();
     let mut producer: HashMap<&str, usize> = HashMap::new();
     for (i, node) in g.node.iter().enumerate() {
         for o in node.output.iter().filter(|o| !o.is_empty()) {
-            if producer.insert(o.as_str(), i).is_some() || consts.contains_key(o) {
+            if producer.insert(o.as_str(), i).is_some() || consts.contains_key(o) || graph_inputs.contains(o.as_str()) {
                 return Err(OnnxError::Graph(format!("value '{}' is produced more than once", clean(o))));
             }
         }
     }
-    let graph_inputs: HashSet<&str> = g.input.iter().map(|v| v.name.as_str()).collect();
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, node) in g.node.iter().enumerate() {

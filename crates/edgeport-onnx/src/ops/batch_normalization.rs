@@ -11,6 +11,9 @@ use crate::error::Result;
 
 pub fn import(ctx: &mut Ctx) -> Result<()> {
     let x = ctx.input(0)?;
+    if ctx.attr_i("spatial", 1)? == 0 {
+        return Err(ctx.unsupported("spatial = 0 (per-activation statistics) is not supported"));
+    }
     if ctx.attr_i("training_mode", 0)? != 0 {
         return Err(ctx.unsupported("training_mode is not supported"));
     }

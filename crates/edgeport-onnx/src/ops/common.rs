@@ -52,6 +52,20 @@ pub fn checked(ctx: &Ctx, shape: &[usize]) -> Result<usize> {
     Ok(limits::checked_elements(ctx.name(), shape)?)
 }
 
+/// Check the size of a constant an op would create at import (folding-only ops, ConstantOfShape):
+/// it must stay within what the importer folds, or the model could make import allocate
+/// gigabytes.
+pub fn fold_size(ctx: &Ctx, shape: &[usize]) -> Result<usize> {
+    let n = checked(ctx, shape)?;
+    if n > eval::MAX_FOLD_ELEMENTS {
+        return Err(ctx.unsupported(format!(
+            "would create a constant of {n} elements (shape {shape:?}); at most {} are folded",
+            eval::MAX_FOLD_ELEMENTS
+        )));
+    }
+    Ok(n)
+}
+
 /// A small non-negative integer attribute value (kernel sizes, strides, pads) as usize.
 pub fn small(ctx: &Ctx, v: i64, what: &str) -> Result<usize> {
     if v < 0 || v as u64 > limits::MAX_DIM as u64 {
@@ -202,6 +216,7 @@ pub fn broadcast_const(ctx: &Ctx, t: &Tensor, shape: &[usize]) -> Result<Tensor>
     if t.shape() == shape {
         return Ok(t.clone());
     }
+    fold_size(ctx, shape)?;
     eval::broadcast_to(t, shape).map_err(|e| ctx.invalid(e.to_string()))
 }
 

@@ -30,6 +30,9 @@ pub fn import(ctx: &mut Ctx) -> Result<()> {
         }
     let group = ctx.attr_i("group", 1)?;
     let group = common::small(ctx, group, "group")?;
+    if group == 0 || ws[1].checked_mul(group) != Some(xs[1]) {
+        return Err(ctx.invalid(format!("{} input channels do not match weight {ws:?} with group {group}", xs[1])));
+    }
     let win = window::window(ctx, &xs[2..], &kernel)?;
     let op = Op::Conv(Conv {
         strides: win.strides,

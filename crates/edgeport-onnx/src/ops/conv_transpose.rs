@@ -34,6 +34,9 @@ pub fn import(ctx: &mut Ctx) -> Result<()> {
         }
     let group = ctx.attr_i("group", 1)?;
     let group = common::small(ctx, group, "group")?;
+    if group == 0 || group > xs[1] || ws[1].checked_mul(group).is_none_or(|o| o > edgeport_ir::limits::MAX_DIM) {
+        return Err(ctx.invalid(format!("weight {ws:?} does not match {} input channels with group {group}", xs[1])));
+    }
     let strides = window::axis_list(ctx, "strides", n, 1)?;
     let dilations = window::axis_list(ctx, "dilations", n, 1)?;
     let output_padding = window::axis_list(ctx, "output_padding", n, 0)?;

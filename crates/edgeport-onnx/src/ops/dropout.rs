@@ -21,7 +21,7 @@ pub fn import(ctx: &mut Ctx) -> Result<()> {
     ctx.set_output(0, x)?;
     if ctx.output_used(1) {
         let shape = ctx.shape(x);
-        let n = common::checked(ctx, &shape)?;
+        let n = common::fold_size(ctx, &shape)?;
         let mask = Tensor::new(shape, TensorData::Bool(vec![true; n])).map_err(|e| ctx.invalid(e.to_string()))?;
         let id = ctx.constant("mask", mask);
         ctx.set_output(1, id)?;

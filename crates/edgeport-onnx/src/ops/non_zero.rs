@@ -17,7 +17,7 @@ pub fn import(ctx: &mut Ctx) -> Result<()> {
     let nz: Vec<usize> = values.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, _)| i).collect();
     let strides = edgeport_ir::eval::strides(&shape);
     let rank = shape.len();
-    common::checked(ctx, &[rank, nz.len()])?;
+    common::fold_size(ctx, &[rank, nz.len()])?;
     let mut out = vec![0i64; rank * nz.len()];
     for (k, &flat) in nz.iter().enumerate() {
         for d in 0..rank {

@@ -22,7 +22,7 @@ pub fn import(ctx: &mut Ctx) -> Result<()> {
             return Err(ctx.invalid("delta must be non-zero"));
         }
         let n = n.max(0.0) as u64 as usize;
-        common::checked(ctx, &[n])?;
+        common::fold_size(ctx, &[n])?;
         let v: Vec<f32> = (0..n).map(|i| s + i as f32 * d).collect();
         Tensor::from_f32(vec![n], v).map_err(|e| ctx.invalid(e.to_string()))?.cast(dtype)
     } else {
@@ -34,7 +34,7 @@ pub fn import(ctx: &mut Ctx) -> Result<()> {
         let d128 = d as i128;
         let n = if (span > 0) == (d128 > 0) && span != 0 { (span + d128 - d128.signum()) / d128 } else { 0 };
         let n = usize::try_from(n.max(0)).unwrap_or(usize::MAX);
-        common::checked(ctx, &[n])?;
+        common::fold_size(ctx, &[n])?;
         let v: Vec<i64> = (0..n).map(|i| s.wrapping_add((i as i64).wrapping_mul(d))).collect();
         let t = Tensor::from_i64(vec![n], v).map_err(|e| ctx.invalid(e.to_string()))?;
         if dtype == DType::I64 { t } else { t.cast(dtype) }
