@@ -331,15 +331,17 @@ fn pools_ceil_mode_matches_onnx_sizes() {
     let m = unary_model(13, &[1, 1, 4, 4], op("AveragePool", &["x"], vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2]), ints("pads", &[0, 0, 1, 1]), ai("ceil_mode", 1)]))
         .ok("avgpool_ceil_drop");
     assert_eq!(y_shape(&m), [1, 1, 2, 2]);
-    // count_include_pad without explicit pads stays exact.
-    let m = unary_model(13, &[1, 1, 7, 7], op("AveragePool", &["x"], vec![ints("kernel_shape", &[3, 3]), ints("strides", &[2, 2]), ai("ceil_mode", 1), ai("count_include_pad", 1)]))
-        .ok("avgpool_ceil_count_pad");
-    assert_eq!(y_shape(&m), [1, 1, 3, 3]);
+    // count_include_pad: the extra ceil padding counts like explicit padding (onnxruntime divides
+    // the 8x8, k3 s2 corner window by 9), so the flag is kept as it is.
     let m = unary_model(13, &[1, 1, 8, 8], op("AveragePool", &["x"], vec![ints("kernel_shape", &[3, 3]), ints("strides", &[2, 2]), ai("ceil_mode", 1), ai("count_include_pad", 1)]))
         .ok("avgpool_ceil_count_pad_extra");
     assert_eq!(y_shape(&m), [1, 1, 4, 4]);
     let Op::Pool(p) = &m.graph.nodes[0].op else { panic!() };
-    assert!(!p.count_include_pad);
+    assert!(p.count_include_pad);
+    assert_eq!(p.pads, [0, 0, 1, 1]);
+    let m = unary_model(13, &[1, 1, 8, 8], op("AveragePool", &["x"], vec![ints("kernel_shape", &[3, 3]), ints("strides", &[2, 2]), ints("pads", &[1, 1, 1, 1]), ai("ceil_mode", 1), ai("count_include_pad", 1)]))
+        .ok("avgpool_ceil_count_pad_real_and_extra");
+    assert_eq!(y_shape(&m), [1, 1, 5, 5]);
 }
 
 #[test]

@@ -121,7 +121,8 @@ pub fn as_4d(shape: &[usize]) -> Vec<usize> {
 
 /// AveragePool / MaxPool over 1 or 2 spatial axes. `ceil_mode` becomes extra bottom/right
 /// padding chosen so the output size equals ONNX's (a last window starting inside the end
-/// padding is dropped, as onnxruntime does).
+/// padding is dropped, as onnxruntime does). The extra padding behaves like explicit padding
+/// (onnxruntime: it counts in the average exactly when count_include_pad is set).
 pub fn pool(ctx: &mut Ctx, kind: edgeport_ir::ops::PoolKind) -> Result<()> {
     use edgeport_ir::ops::{Pool, PoolKind};
     use edgeport_ir::{Layout, Op};
@@ -151,11 +152,11 @@ pub fn pool(ctx: &mut Ctx, kind: edgeport_ir::ops::PoolKind) -> Result<()> {
     let spatial = &xs[2..];
     let mut win = window(ctx, spatial, &kernel)?;
     let ceil_mode = ctx.attr_i("ceil_mode", 0)? != 0;
-    let mut count_include_pad = kind == PoolKind::Avg && ctx.attr_i("count_include_pad", 0)? != 0;
+    // onnxruntime treats the extra ceil padding exactly like explicit padding: with
+    // count_include_pad it counts in the divisor, without it it does not.
+    let count_include_pad = kind == PoolKind::Avg && ctx.attr_i("count_include_pad", 0)? != 0;
     if ceil_mode && auto_pad(ctx)? == AutoPad::NotSet {
-        let real_pads = win.pads;
-        let mut extra_any = false;
-        // Axis a of the 2-D window: (input, pad begin index, pad end index).
+        // Axis a of the 2-D window: (axis, input, pad begin index, pad end index).
         let axes: Vec<(usize, usize, usize, usize)> = if n == 1 {
             vec![(1, spatial[0], 1, 3)]
         } else {
@@ -174,15 +175,7 @@ pub fn pool(ctx: &mut Ctx, kind: edgeport_ir::ops::PoolKind) -> Result<()> {
             let need = (out - 1) * s + k;
             if need > padded {
                 win.pads[pe] += need - padded;
-                extra_any = true;
             }
-        }
-        if extra_any && count_include_pad {
-            if real_pads.iter().any(|&p| p > 0) {
-                return Err(ctx.unsupported("count_include_pad with explicit pads and ceil_mode is not supported"));
-            }
-            // No real padding: the extra ceil padding never counts, so this is the same average.
-            count_include_pad = false;
         }
     }
     let op = Op::Pool(Pool {
