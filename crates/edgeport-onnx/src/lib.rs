@@ -3,7 +3,7 @@
 //! `import` decodes an ONNX model (protobuf bytes), checks it, and converts it node by node
 //! into a static-shaped [`edgeport_ir::Graph`]. Each ONNX op has one importer in
 //! `src/ops/<op>.rs`, registered in the single table of `src/ops/mod.rs`. Importers talk to
-//! the graph through [`Ctx`], which folds any node whose inputs are all constant, so shape
+//! the graph through `Ctx` (`src/context.rs`), which folds any node whose inputs are all constant, so shape
 //! arithmetic (Shape -> Gather -> Concat -> Reshape) ends up as plain attributes.
 //!
 //! Invariants of the result: every value has a dtype and a static shape, graph outputs keep
@@ -19,10 +19,9 @@ use std::collections::BTreeMap;
 mod context;
 mod error;
 mod import;
-pub mod ops;
+mod ops;
 mod tensor;
 
-pub use context::Ctx;
 pub use error::{ErrorKind, OnnxError, UnsupportedNode};
 pub use import::{IR_VERSIONS, OPSETS};
 /// The prost types of the ONNX protobuf schema (for building models in tests and tools).
