@@ -111,15 +111,13 @@ pub fn concat(ts: &[&Tensor], axis: usize, shape: &[usize]) -> IrResult<Tensor> 
         }
     }
     let first = ts.first().ok_or_else(|| IrError::Invalid("concat of nothing".into()))?;
-    let data = match first.data() {
-        TensorData::F32(_) => TensorData::F32(src.iter().map(|&(k, i)| ts[k].to_f32_vec()[i]).collect()),
-        _ => {
-            let all: Vec<Vec<i64>> = ts.iter().map(|t| t.to_i64_vec()).collect();
-            let v: Vec<i64> = src.iter().map(|&(k, i)| all[k][i]).collect();
-            return Tensor::from_i64(shape.to_vec(), v).map(|t| t.cast(first.dtype()));
-        }
-    };
-    Tensor::new(shape.to_vec(), data)
+    if first.dtype() == DType::F32 {
+        let all: Vec<Vec<f32>> = ts.iter().map(|t| t.to_f32_vec()).collect();
+        return Tensor::from_f32(shape.to_vec(), src.iter().map(|&(k, i)| all[k][i]).collect());
+    }
+    let all: Vec<Vec<i64>> = ts.iter().map(|t| t.to_i64_vec()).collect();
+    let v: Vec<i64> = src.iter().map(|&(k, i)| all[k][i]).collect();
+    Tensor::from_i64(shape.to_vec(), v).map(|t| t.cast(first.dtype()))
 }
 
 pub fn slice(t: &Tensor, s: &Slice, shape: &[usize]) -> IrResult<Tensor> {

@@ -11,7 +11,7 @@ mod graph;
 pub mod limits;
 pub mod ops;
 mod print;
-mod tensor;
+pub mod tensor;
 
 pub use dtype::DType;
 pub use error::{IrError, IrResult};

@@ -219,7 +219,7 @@ pub fn f16_bits_to_f32(h: u16) -> f32 {
         (0, 0) => sign,
         (0, m) => {
             // Subnormal: normalise.
-            let mut e: i32 = -1;
+            let mut e: i32 = 0;
             let mut m = m;
             while m & 0x400 == 0 {
                 m <<= 1;

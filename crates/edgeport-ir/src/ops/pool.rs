@@ -9,7 +9,8 @@ pub enum PoolKind {
 }
 
 /// 2-D max or average pooling. `ceil_mode` from ONNX is resolved at import into extra
-/// bottom/right padding (which never counts towards an average).
+/// bottom/right padding, which then behaves like explicit padding (it counts towards an
+/// average only with `count_include_pad`, as onnxruntime does).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pool {
     pub kind: PoolKind,
