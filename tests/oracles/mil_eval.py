@@ -18,6 +18,21 @@ would. fp32 ops are computed in float32.
 
 Unsupported ops (and nested blocks) raise ``UnsupportedOp`` naming the op type.
 
+Readings where the MIL documentation leaves room (each one is pinned by a self-test in
+test_coreml.py against onnxruntime or a direct loop):
+
+* pad_type "same" / "same_lower" (conv, pools): total padding max(0, (ceil(i/s)-1)*s + k_eff - i),
+  the odd pixel at the end ("same") or at the start ("same_lower"), as TF / ONNX SAME_UPPER/LOWER.
+* conv_transpose: the full output (D-1)*s + (K-1)*d + 1 is cropped by pad (custom), by half the
+  excess with the odd pixel at the end (same), and output_shape, when given, fixes the size
+  (positions past the full output get only the bias, like ONNX output_padding).
+* avg_pool with ceil_mode: PyTorch's rule (a window is clipped at the end of the padding and,
+  with padding counted, divided by its clipped size). onnxruntime differs in that corner.
+* resize_nearest_neighbor / upsample_nearest_neighbor: source index floor(i * in / out) (resp.
+  floor(i / scale)), as ONNX Resize nearest/asymmetric/floor.
+* cast from float to an integer type truncates toward zero; round is half to even.
+* gather / scatter from iOS17 (opset CoreML7+): negative indices are out of bounds and rejected.
+
 CLI::
 
     python mil_eval.py MODEL.mlpackage[.zip] --inputs in.npz --out out.npz [--dump-ops]

@@ -16,7 +16,8 @@ Two parts:
        shape and equal to what coremltools' own blob reader returns,
    (d) mil_eval on the fixture input matches onnxruntime,
    (e) the zip holds the same files as the directory; two conversions give identical bytes,
-   (f) interface names / shapes / dtypes and the edgeport metadata keys,
+   (f) interface names (the ONNX names, or their MIL-identifier form) / shapes / dtypes and the
+       edgeport metadata keys,
    (g) an op the chosen target cannot express gives an error naming the op and the minimum
        target (skipped while no such case exists).
    These skip, with the reason, while the CLI does not accept `--to coreml`.
@@ -808,6 +809,45 @@ def test_eval_decodes_every_immediate_kind():
     assert me.unpack_bits(bytes([0b01101100, 0b11]), 2, 5).tolist() == [0, 3, 2, 1, 3]
 
 
+def _blob_file(blobs: list[tuple[int, bytes, int]]) -> tuple[bytes, list[int]]:
+    """weight.bin written straight from design.md section 5: (blob dtype, data, padding bits)."""
+    import struct
+
+    out = bytearray(struct.pack("<II7Q", len(blobs), 2, *([0] * 7)))
+    offsets = []
+    for dt, data, pad_bits in blobs:
+        out += b"\0" * (-len(out) % 64)
+        off = len(out)
+        offsets.append(off)
+        out += struct.pack("<IIQQQ4Q", 0xDEADBEEF, dt, len(data), off + 64, pad_bits, 0, 0, 0, 0)
+        out += data
+    return bytes(out), offsets
+
+
+def test_eval_blob_storage_layout_from_design_doc():
+    f32 = np.arange(5, dtype="<f4") - 2.5
+    f16 = np.array([1.0, -0.5, 3.0], "<f2")
+    i8 = np.array([-3, 4], np.int8)
+    u4 = [3, 15, 0, 9, 6]  # 5 x 4 bits = 2.5 bytes -> 3 bytes with 4 padding bits
+    data, offs = _blob_file([(2, f32.tobytes(), 0), (1, f16.tobytes(), 0), (4, i8.tobytes(), 0), (11, _pack_lsb(u4, 4), 4)])
+    bs = me.BlobStorage(data)
+    recs = bs.records()
+    assert [r.offset for r in recs] == offs and offs[0] == 64 and recs[0].data_offset == 128
+    assert all(o % 64 == 0 for o in offs)
+    assert np.array_equal(bs.read(offs[0], me.FLOAT32, (5,)), f32)
+    assert np.array_equal(bs.read(offs[1], me.FLOAT16, (3, 1)), f16.reshape(3, 1))
+    assert np.array_equal(bs.read(offs[2], me.INT8, (2,)), i8)
+    assert bs.read(offs[3], me.UINT4, (5,)).tolist() == u4
+    with pytest.raises(me.MilEvalError, match="blob dtype"):
+        bs.read(offs[0], me.FLOAT16, (10,))
+    with pytest.raises(me.MilEvalError, match="needs"):
+        bs.read(offs[0], me.FLOAT32, (6,))
+    with pytest.raises(me.MilEvalError, match="aligned"):
+        bs.read(offs[0] + 8, me.FLOAT32, (5,))
+    with pytest.raises(me.MilEvalError, match="elements"):
+        bs.read(offs[3], me.UINT4, (6,))
+
+
 _CT_BLOB_READ = {
     me.FLOAT16: "read_fp16_data",
     me.FLOAT32: "read_float_data",
@@ -1148,6 +1188,21 @@ def _configs():
 CONFIGS = _configs()
 
 
+def mil_name(name: str) -> str:
+    """An ONNX value name as a MIL identifier ([A-Za-z_][A-Za-z0-9_]*, the rule coremltools'
+    NameSanitizer applies): other characters become "_", a leading non-letter gets a "_"."""
+    out = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return out if re.match(r"[A-Za-z_]", out) else "_" + out
+
+
+def _by_coreml_name(arrays: dict, coreml_names) -> dict:
+    """Re-key ONNX-named arrays by the package's names (exact, or the MIL-sanitized form)."""
+    out = {}
+    for k, v in arrays.items():
+        out[k if k in coreml_names or mil_name(k) not in coreml_names else mil_name(k)] = v
+    return out
+
+
 def _unzip(zp: Path, dst: Path) -> Path:
     """Extract a .mlpackage.zip; returns the package directory inside."""
     with zipfile.ZipFile(zp) as zf:
@@ -1272,8 +1327,9 @@ def test_coreml_matches_onnxruntime(cfg, coreml_converted, case_loader, request)
     for t in prog.op_types():
         hist[t] = hist.get(t, 0) + 1
     print(f"{path}: {dict(sorted(hist.items()))}")
-    got = prog.run(load_npz(case.input))
-    failures = compare_coreml(request.node.callspec.id, got, load_npz(case.expected), precision)
+    got = prog.run(_by_coreml_name(load_npz(case.input), prog.inputs))
+    expected = _by_coreml_name(load_npz(case.expected), prog.output_names)
+    failures = compare_coreml(request.node.callspec.id, got, expected, precision)
     assert not failures, f"{path}:\n" + "\n".join(failures)
 
 
@@ -1362,17 +1418,25 @@ def test_coreml_interface_and_metadata(cfg, coreml_converted, case_loader):
     expected = load_npz(case.expected)
     desc = spec.description
 
-    assert [f.name for f in desc.input] == [i.name for i in onnx_in], "input names"
-    assert [f.name for f in desc.output] == [o.name for o in model.graph.output], "output names"
+    # names: the ONNX names, or their MIL-identifier form where the ONNX name is not one
+    for kind, feats, vis in (("input", desc.input, onnx_in), ("output", desc.output, model.graph.output)):
+        got_names = [f.name for f in feats]
+        want = [vi.name for vi in vis]
+        assert len(got_names) == len(want) and all(g in (w, mil_name(w)) for g, w in zip(got_names, want)), (
+            f"{kind} names {got_names}, expected {want} (or as MIL identifiers {[mil_name(w) for w in want]})"
+        )
+        renamed = [(w, g) for g, w in zip(got_names, want) if g != w]
+        if renamed:
+            print(f"{kind} names made MIL identifiers: {renamed}")
     for feat, onnx_vi in zip(desc.input, onnx_in):
         assert feat.type.WhichOneof("Type") == "multiArrayType", feat
         ma = feat.type.multiArrayType
-        assert tuple(ma.shape) == feeds[feat.name].shape, f"input {feat.name}: shape {list(ma.shape)}"
+        assert tuple(ma.shape) == feeds[onnx_vi.name].shape, f"input {feat.name}: shape {list(ma.shape)}"
         assert ma.dataType == _ONNX_TO_ARRAY[onnx_vi.type.tensor_type.elem_type], f"input {feat.name}: dataType {ma.dataType}"
     for feat, onnx_vi in zip(desc.output, model.graph.output):
         assert feat.type.WhichOneof("Type") == "multiArrayType", feat
         ma = feat.type.multiArrayType
-        assert tuple(ma.shape) == expected[feat.name].shape, f"output {feat.name}: shape {list(ma.shape)}"
+        assert tuple(ma.shape) == expected[onnx_vi.name].shape, f"output {feat.name}: shape {list(ma.shape)}"
         assert ma.dataType == _ONNX_TO_ARRAY[onnx_vi.type.tensor_type.elem_type], f"output {feat.name}: dataType {ma.dataType}"
 
     # the ML Program's main function agrees with the description
