@@ -9,9 +9,11 @@
 //! stays bool. In fp16 precision each float32 model input is followed by a `cast` to fp16 and
 //! each float32 output is preceded by a `cast` to fp32, as coremltools does.
 //!
-//! Names: model inputs and outputs keep their ONNX names made into MIL identifiers
-//! (`[A-Za-z_][A-Za-z0-9_]*`: other characters become `_`, a leading digit gets a `_` prefix,
-//! reserved words get `_workaround`, duplicates a `_<n>` suffix).
+//! Names: model inputs and outputs keep their ONNX names made into MIL identifiers, as the
+//! Core ML compiler requires (`[A-Za-z_][A-Za-z0-9_]*`: other characters become `_`, a leading
+//! digit gets a `_` prefix, a leading `_` then gets `var` before it, reserved words get
+//! `_workaround`, duplicates a `_<n>` suffix); each renamed feature's description names its
+//! source (`output 'sigmoid_0.tmp_0' of the source model`).
 
 use edgeport_ir::ops::{
     BinaryOp, Conv, ConvTranspose, CoordMode, LayerNorm, NearestMode, PadMode, Pool, PoolKind,
@@ -282,7 +284,7 @@ impl<'g> Lower<'g> {
                     continue;
                 }
             };
-            let name = self.mil.fresh(&v.name);
+            let name = self.mil.fresh_feature(&v.name);
             let var = Var {
                 name: name.clone(),
                 dtype: io,
@@ -331,7 +333,7 @@ impl<'g> Lower<'g> {
                     continue;
                 }
             };
-            let name = self.mil.fresh(&v.name);
+            let name = self.mil.fresh_feature(&v.name);
             let direct = producers[o.0 as usize].is_some() && self.mil_dtype(v.ty.dtype) == io;
             if direct && self.names[o.0 as usize].is_none() {
                 self.names[o.0 as usize] = Some(name.clone());

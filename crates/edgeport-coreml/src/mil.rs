@@ -208,6 +208,20 @@ impl Mil {
     /// A new identifier derived from `base`, unique in the program.
     pub fn fresh(&mut self, base: &str) -> String {
         let base = sanitize(base);
+        self.unique(base)
+    }
+
+    /// A model input or output name: an identifier as `fresh` makes, with `var` put before a
+    /// leading underscore (the convention coremltools follows, e.g. `17` -> `var_17`).
+    pub fn fresh_feature(&mut self, base: &str) -> String {
+        let mut base = sanitize(base);
+        if base.starts_with('_') {
+            base.insert_str(0, "var");
+        }
+        self.unique(base)
+    }
+
+    fn unique(&mut self, base: String) -> String {
         let mut name = base.clone();
         let mut k = 0usize;
         while self.names.contains(&name) {
