@@ -1309,7 +1309,13 @@ def compare_coreml(test_id: str, got: dict, expected: dict, precision: str) -> l
         else:
             err, tol, kind = d / max(1e-6, ref_max), 2e-2, "rel_err"
         ok = err <= tol
-        line = f"{name}: {kind}={err:.3g} tol={tol:.3g} max|ref|={ref_max:.3g} max|d|={d:.3g}"
+        diff = np.abs(out - ref)
+        abs_tol = tol if precision == "fp32" else tol * max(1e-6, ref_max)
+        over = int(np.count_nonzero(diff > abs_tol))
+        line = (
+            f"{name}: {kind}={err:.3g} tol={tol:.3g} max|ref|={ref_max:.3g} max|d|={d:.3g} "
+            f"mean|d|={float(diff.mean()) if diff.size else 0.0:.3g} over_tol={over}/{diff.size}"
+        )
         print(line)
         COREML_REPORT.append((test_id, name, err, tol, ok, kind))
         if not ok:
