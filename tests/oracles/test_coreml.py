@@ -1188,11 +1188,20 @@ def _configs():
 CONFIGS = _configs()
 
 
+_MIL_RESERVED = set(
+    "any bool program func tensor list dict tuple true false string bf16 fp16 fp32 fp64 int8 int16 "
+    "int32 int64 uint8 uint16 uint32 uint64 state".split()
+)
+
+
 def mil_name(name: str) -> str:
-    """An ONNX value name as a MIL identifier ([A-Za-z_][A-Za-z0-9_]*, the rule coremltools'
-    NameSanitizer applies): other characters become "_", a leading non-letter gets a "_"."""
+    """An ONNX value name as a MIL identifier ([A-Za-z_][A-Za-z0-9_]*), by the rule coremltools'
+    NameSanitizer applies to var names: other characters become "_", a name not starting with a
+    letter or "_" gets the prefix "var_", a reserved word gets the suffix "_workaround"."""
     out = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    return out if re.match(r"[A-Za-z_]", out) else "_" + out
+    if not re.match(r"[A-Za-z_]", out):
+        out = "var_" + out
+    return out + "_workaround" if out in _MIL_RESERVED else out
 
 
 def _by_coreml_name(arrays: dict, coreml_names) -> dict:
