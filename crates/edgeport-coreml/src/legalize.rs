@@ -83,7 +83,10 @@ pub(crate) const SUPPORTED: &[(&str, &str)] = &[
     ("Concat", "concat"),
     ("Split", "split"),
     ("Slice", "slice_by_index"),
-    ("Gather", "gather"),
+    (
+        "Gather",
+        "gather (+ greater_equal, add, select wrapping runtime negative indices from iOS17)",
+    ),
     ("ReduceMean", "reduce_mean"),
     ("ReduceSum", "reduce_sum"),
     ("ReduceMax", "reduce_max"),
@@ -1159,6 +1162,27 @@ impl<'g> Lower<'g> {
                     c.shape(),
                     ConstData::I32(v),
                 )?
+            }
+            // Runtime indices: from iOS17 gather reads negative indices as out of bounds, so
+            // they are wrapped first: select(i >= 0, i, i + dim).
+            None if self.mil.target >= Target::Ios17 => {
+                let i = self.var(idx_id)?;
+                let zero = self.mil.constant(
+                    &format!("{}_zero", node.name),
+                    &[],
+                    ConstData::I32(vec![0]),
+                )?;
+                let dim_c = self.mil.constant(
+                    &format!("{}_dim", node.name),
+                    &[],
+                    ConstData::I32(vec![i32c(dim as usize)?]),
+                )?;
+                let name = self.tmp(node, "nonnegative");
+                let cond = ops::select::greater_equal(&mut self.mil, &name, &i, &zero)?;
+                let name = self.tmp(node, "wrapped");
+                let wrapped = ops::binary::binary(&mut self.mil, Binary::Add, &name, &i, &dim_c)?;
+                let name = self.tmp(node, "indices");
+                ops::select::select(&mut self.mil, &name, &cond, &i, &wrapped)?
             }
             None => self.var(idx_id)?,
         };

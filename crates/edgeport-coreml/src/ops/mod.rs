@@ -20,6 +20,7 @@ pub(crate) mod pool;
 pub(crate) mod reduce;
 pub(crate) mod reshape;
 pub(crate) mod resize;
+pub(crate) mod select;
 pub(crate) mod slice_by_index;
 pub(crate) mod softmax;
 pub(crate) mod split;

@@ -649,3 +649,19 @@ fn coremltools_accepts_every_lowering() {
     }
     coremltools_check("lowering", &packages);
 }
+
+#[test]
+fn runtime_gather_indices_are_wrapped_from_ios17() {
+    let mut b = G::new("gather_runtime");
+    let x = b.input("x", &[4, 3]);
+    let i = b.input_t("i", DType::I64, &[2]);
+    let y = b.node("g", Op::Gather { axis: 0 }, &[x, i]);
+    b.output(y);
+    let g = b.finish();
+    let p = export_ok(&g, &opts(Target::Ios16, Precision::Fp32));
+    assert_eq!(op_types(&p), ["gather"]);
+    for target in [Target::Ios17, Target::Ios18] {
+        let p = export_ok(&g, &opts(target, Precision::Fp32));
+        assert_eq!(op_types(&p), ["greater_equal", "add", "select", "gather"]);
+    }
+}
