@@ -108,7 +108,8 @@ fn time_runs(
         let status = cmd.status().map_err(|e| format!("could not start {}: {e}", util::display_cmd(&cmd)))?;
         let secs = t.elapsed().as_secs_f64();
         if !status.success() {
-            return Err(format!("exit {status}, log in {}", log.display()));
+            let reason = last_exception(log).map(|r| format!(": {r}")).unwrap_or_default();
+            return Err(format!("{status}{reason}; log in {}", log.display()));
         }
         if !artifact.is_file() {
             return Err(format!("no {} written, log in {}", artifact.display(), log.display()));
@@ -120,6 +121,21 @@ fn time_runs(
     }
     let bytes = fs::metadata(artifact).map(|m| m.len()).unwrap_or(0);
     Ok(Timing { median: median(&times), min: times.iter().copied().fold(f64::INFINITY, f64::min), bytes })
+}
+
+/// The last `SomethingError: message` line of a log (a Python traceback's verdict).
+fn last_exception(log: &Path) -> Option<String> {
+    let text = fs::read_to_string(log).ok()?;
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| {
+            l.split_once(": ").is_some_and(|(head, _)| {
+                (head.ends_with("Error") || head.ends_with("Exception"))
+                    && head.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+            })
+        })
+        .map(|l| l.chars().take(160).collect())
 }
 
 fn convert(env: &Env, args: &ConvertArgs) -> Result<()> {
@@ -138,6 +154,9 @@ fn convert(env: &Env, args: &ConvertArgs) -> Result<()> {
     }
     let work = env.scratch("bench");
     fs::create_dir_all(&work)?;
+    if let Some(bin) = &onnx2tf {
+        write_peer_sample_data(bin, &work)?;
+    }
 
     let mut rows = Vec::new();
     for (name, model) in &fixtures {
@@ -201,6 +220,24 @@ fn convert(env: &Env, args: &ConvertArgs) -> Result<()> {
     Ok(())
 }
 
+/// onnx2tf checks models with image-like inputs against a sample-image file that it downloads
+/// unless the file is already in its working directory. Nothing may be downloaded here, so a
+/// file of the same name and shape is made locally (seeded uniform noise in [0, 1)); it only
+/// feeds onnx2tf's own output check, not the written float32 .tflite.
+const PEER_SAMPLE_DATA: &str = "calibration_image_sample_data_20x128x128x3_float32.npy";
+
+fn write_peer_sample_data(onnx2tf: &Path, work: &Path) -> Result<()> {
+    let path = work.join(PEER_SAMPLE_DATA);
+    if path.is_file() {
+        return Ok(());
+    }
+    let python = onnx2tf.with_file_name("python");
+    run(Command::new(python).arg("-c").arg(format!(
+        "import numpy as np; np.save({:?}, np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))",
+        path.to_string_lossy()
+    )))
+}
+
 fn machine_facts(env: &Env) -> String {
     let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -218,7 +255,23 @@ fn machine_facts(env: &Env) -> String {
     let rustc = stdout_of(Command::new("rustc").arg("--version")).unwrap_or_default();
     let commit = stdout_of(Command::new("git").current_dir(&env.repo).args(["rev-parse", "--short", "HEAD"]))
         .unwrap_or_else(|_| "uncommitted".into());
-    format!("{nproc} cores (nproc), {cpu}{mem_gib}; {rustc}; edgeport at commit {commit}")
+    let dirty = stdout_of(Command::new("git").current_dir(&env.repo).args([
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        "crates",
+        "web",
+        "Cargo.toml",
+        "Cargo.lock",
+    ]))
+    .is_ok_and(|s| !s.is_empty());
+    let commit = if dirty { format!("{commit} plus uncommitted changes") } else { commit };
+    let load = fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(|v| format!("; 1-min load average {v} when the table was written")))
+        .unwrap_or_default();
+    format!("{nproc} cores (nproc), {cpu}{mem_gib}; {rustc}; edgeport at commit {commit}{load}")
 }
 
 fn render(env: &Env, args: &ConvertArgs, rows: &[Row], command: &str, onnx2tf: Option<&Path>) -> Result<String> {
@@ -243,7 +296,11 @@ fn render(env: &Env, args: &ConvertArgs, rows: &[Row], command: &str, onnx2tf: O
          one warm-up){}. Sizes are the float32 .tflite files; size diff is edgeport relative to onnx2tf.\n",
         args.runs,
         if onnx2tf.is_some() {
-            format!(" and of `onnx2tf -i MODEL -o DIR` (median of {} runs)", args.peer_runs)
+            format!(
+                " and of `onnx2tf -i MODEL -o DIR` (median of {} runs; its sample-image file \
+                 `{PEER_SAMPLE_DATA}` is generated locally instead of downloaded)",
+                args.peer_runs
+            )
         } else {
             "; onnx2tf was not run (add --with-peers)".into()
         }

@@ -8,6 +8,8 @@ mod test;
 mod util;
 mod wasm;
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
@@ -39,8 +41,19 @@ enum Cmd {
     },
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Plain message, no backtrace: the stages already printed their own output.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<()> {
     let env = env::Env::detect()?;
     match &cli.cmd {
         Cmd::Test(args) => test::cmd(&env, args),
