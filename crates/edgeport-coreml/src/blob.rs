@@ -83,11 +83,6 @@ impl BlobWriter {
         }
     }
 
-    /// Number of blobs written so far.
-    pub fn count(&self) -> u32 {
-        self.count
-    }
-
     /// Append one blob of whole bytes; returns the offset of its metadata record.
     pub fn add(&mut self, dtype: BlobDType, data: &[u8]) -> Result<u64, CoremlError> {
         let record = self.buf.len().next_multiple_of(ALIGNMENT);

@@ -179,7 +179,7 @@ pub(crate) fn lower(g: &Graph, opts: &ExportOptions) -> Result<Lowered, CoremlEr
             nodes: vec![(String::new(), "output".into(), r)],
         },
     })?;
-    let (operations, weights, _) = cx.mil.finish();
+    let (operations, weights) = cx.mil.finish();
     let outputs = outputs.into_iter().map(|(_, f)| f).collect();
     Ok(Lowered {
         inputs,

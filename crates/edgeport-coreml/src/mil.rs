@@ -233,9 +233,8 @@ impl Mil {
     }
 
     /// The operations and the weight file.
-    pub fn finish(self) -> (Vec<proto::Operation>, Vec<u8>, u32) {
-        let count = self.blobs.count();
-        (self.ops, self.blobs.finish(), count)
+    pub fn finish(self) -> (Vec<proto::Operation>, Vec<u8>) {
+        (self.ops, self.blobs.finish())
     }
 
     /// Fails with a message naming the op and the first target that has it.
