@@ -1,6 +1,7 @@
 // Converts ONNX models with the wasm build of edgeport (wasm-bindgen --target web output, run under
-// node 20) and records the sha256 of every artifact. `cargo xtask test` then converts the same
-// models with the native CLI and the same options and requires identical bytes.
+// node 20) and records the sha256 of every artifact and the inspect report. `cargo xtask test`
+// then runs the native CLI on the same models with the same options and requires identical bytes
+// and an identical report.
 //
 // Environment:
 //   EDGEPORT_WASM_PKG   folder with edgeport_web.js and edgeport_web_bg.wasm
@@ -80,6 +81,14 @@ for (const c of cases) {
     result = { ...c, sha256: null, bytes: 0, error: parseError(err) };
   }
   result.ms = Math.round(performance.now() - t0);
+  // The inspect report must match `edgeport inspect --json` too (it does not depend on nhwc_io).
+  if (!c.options.nhwc_io) {
+    try {
+      result.inspect = JSON.parse(edgeport.inspect(model, JSON.stringify(c.options)));
+    } catch (err) {
+      result.inspect_error = parseError(err);
+    }
+  }
   results.push(result);
   const what = result.sha256 ? `${result.sha256} ${result.bytes} bytes` : `error ${result.error.code}: ${result.error.message}`;
   console.error(`wasm ${c.id.padEnd(28)} ${String(result.ms).padStart(6)} ms  ${what}`);

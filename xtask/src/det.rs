@@ -110,6 +110,34 @@ fn convert_native(env: &Env, model: &Path, options: &Value, out: &Path) -> Resul
     Ok(Native { sha256: Some(util::sha256_file(out)?), bytes, error: None })
 }
 
+/// `edgeport inspect --json` against the wasm side's report; None when they agree (or both fail).
+fn compare_inspect(env: &Env, model: &Path, r: &Value) -> Result<Option<String>> {
+    let (wasm, wasm_err) = (r.get("inspect"), r.get("inspect_error"));
+    if wasm.is_none() && wasm_err.is_none() {
+        return Ok(None);
+    }
+    let mut cmd = Command::new(env.cli_bin());
+    cmd.arg("inspect").arg(model).arg("--json");
+    // Only the input shapes apply to inspect.
+    let args = cli_args(&r["options"])?;
+    for pair in args.windows(2).filter(|w| w[0] == "--input-shape") {
+        cmd.args(pair);
+    }
+    let out = capture(&mut cmd)?;
+    let native: Option<Value> = if out.status.success() {
+        Some(serde_json::from_slice(&out.stdout).with_context(|| format!("`{}` printed no JSON", display_cmd(&cmd)))?)
+    } else {
+        None
+    };
+    Ok(match (wasm, native) {
+        (Some(w), Some(n)) if *w == n => None,
+        (Some(_), Some(_)) => Some("differs between wasm and native".into()),
+        (None, None) => None,
+        (Some(_), None) => Some(format!("native inspect failed ({})", out.status)),
+        (None, Some(_)) => Some(format!("wasm inspect failed: {}", wasm_err.map(Value::to_string).unwrap_or_default())),
+    })
+}
+
 /// Runs node over the bundle, then the CLI, and compares. Fails on any mismatch.
 pub fn run_test(env: &Env, bundle: &Bundle, with_ppocr: bool) -> Result<()> {
     let cli = env.cli_bin();
@@ -134,7 +162,7 @@ pub fn run_test(env: &Env, bundle: &Bundle, with_ppocr: bool) -> Result<()> {
         bail!("no models to compare (tests/fixtures/*/model.onnx is empty)");
     }
 
-    let (mut same, mut rejected, mut bad) = (0, 0, Vec::new());
+    let (mut same, mut rejected, mut inspected, mut bad) = (0, 0, 0, Vec::new());
     eprintln!("  {:<28} {:<16} {:<16} {:>10}  result", "case", "wasm sha256", "native sha256", "bytes");
     for (i, r) in results.iter().enumerate() {
         let id = r["id"].as_str().unwrap_or("?");
@@ -169,8 +197,17 @@ pub fn run_test(env: &Env, bundle: &Bundle, with_ppocr: bool) -> Result<()> {
             }
         };
         eprintln!("  {:<28} {:<16} {:<16} {:>10}  {verdict}", id, short(wasm_sha), short(native.sha256.as_deref()), native.bytes);
+        if let Some(problem) = compare_inspect(env, &model, r)? {
+            eprintln!("  {id:<28} inspect report: {problem}");
+            bad.push(format!("{id}: inspect report {problem}"));
+        } else if r.get("inspect").is_some() {
+            inspected += 1;
+        }
     }
-    eprintln!("  {same} identical, {rejected} rejected by both, {} mismatched", bad.len());
+    eprintln!(
+        "  {same} identical artifacts, {rejected} rejected by both, {inspected} identical inspect reports, {} mismatches",
+        bad.len()
+    );
     if !bad.is_empty() {
         for b in &bad {
             eprintln!("  {b}");
