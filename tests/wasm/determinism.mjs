@@ -34,6 +34,10 @@ function fixtureCases() {
     ? fs.readdirSync(dir).filter((n) => fs.existsSync(path.join(dir, n, "model.onnx"))).sort()
     : [];
   const cases = names.map((n) => ({ id: n, model: path.join(dir, n, "model.onnx"), options: defaults() }));
+  // Core ML: the engine's artifact is the .mlpackage.zip, compared with the CLI's zip output.
+  for (const n of names) {
+    cases.push({ id: `${n}+coreml`, model: path.join(dir, n, "model.onnx"), options: defaults({ to: "coreml" }) });
+  }
   const cnn = names.includes(nhwcFixture) ? nhwcFixture : null;
   if (cnn) {
     cases.push({ id: `${cnn}+nhwc-io`, model: path.join(dir, cnn, "model.onnx"), options: defaults({ nhwc_io: true }) });
@@ -82,7 +86,7 @@ for (const c of cases) {
   }
   result.ms = Math.round(performance.now() - t0);
   // The inspect report must match `edgeport inspect --json` too (it does not depend on nhwc_io).
-  if (!c.options.nhwc_io) {
+  if (!c.options.nhwc_io && c.options.to === "tflite") {
     try {
       result.inspect = JSON.parse(edgeport.inspect(model, JSON.stringify(c.options)));
     } catch (err) {

@@ -167,7 +167,9 @@ pub fn run_test(env: &Env, bundle: &Bundle, with_ppocr: bool) -> Result<()> {
     for (i, r) in results.iter().enumerate() {
         let id = r["id"].as_str().unwrap_or("?");
         let model = PathBuf::from(r["model"].as_str().context("result without model")?);
-        let out = work.join(format!("{i:03}.tflite"));
+        // The CLI writes the zip for a `.mlpackage.zip` path, the same bytes the engine returns.
+        let ext = if r["options"]["to"].as_str() == Some("coreml") { "mlpackage.zip" } else { "tflite" };
+        let out = work.join(format!("{i:03}.{ext}"));
         let native = convert_native(env, &model, &r["options"], &out)?;
         let wasm_sha = r["sha256"].as_str();
         let wasm_err = r["error"].as_object().map(|e| {

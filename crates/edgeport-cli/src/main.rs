@@ -9,6 +9,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use edgeport_engine::{Artifact, ConvertOptions, EngineError, ErrorCode, InspectReport, ModelMetadata, Target};
 
+/// `println!` that ignores a closed stdout (e.g. `edgeport inspect m.onnx | head`) instead of
+/// panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(name = "edgeport", version, about = "Convert ONNX models for phones and edge devices")]
 struct Cli {
@@ -190,7 +198,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 v["path"] = serde_json::Value::String(output.display().to_string());
                 print_json(&v);
             } else {
-                println!("wrote {} ({} bytes, sha256 {})", output.display(), artifact.size, artifact.sha256);
+                out!("wrote {} ({} bytes, sha256 {})", output.display(), artifact.size, artifact.sha256);
             }
             Ok(())
         }
@@ -279,7 +287,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
 
 fn print_json<T: serde::Serialize>(v: &T) {
     match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => out!("{s}"),
         Err(e) => eprintln!("error: cannot serialize report: {e}"),
     }
 }
@@ -295,27 +303,27 @@ fn human(n: u64) -> String {
 
 fn print_inspect(r: &InspectReport) {
     let opsets: Vec<String> = r.model.opsets.iter().map(|(d, v)| format!("{}:{v}", if d.is_empty() { "ai.onnx" } else { d })).collect();
-    println!("model     ir {} opset {} producer '{}'", r.model.ir_version, opsets.join(" "), r.model.producer);
-    println!("sha256    {}", r.model.sha256);
+    out!("model     ir {} opset {} producer '{}'", r.model.ir_version, opsets.join(" "), r.model.producer);
+    out!("sha256    {}", r.model.sha256);
     for (label, list) in [("input ", &r.inputs), ("output", &r.outputs)] {
         for t in list {
-            println!("{label}    {} {} {:?}", t.name, t.dtype, t.shape);
+            out!("{label}    {} {} {:?}", t.name, t.dtype, t.shape);
         }
     }
-    println!("params    {} ({} bytes)", human(r.params.count as u64), r.params.bytes);
-    println!("compute   {} MACs, {} FLOPs", human(r.total.macs), human(r.total.flops));
-    println!("memory    peak activations {} bytes", r.peak_activation_bytes);
-    println!("ops");
+    out!("params    {} ({} bytes)", human(r.params.count as u64), r.params.bytes);
+    out!("compute   {} MACs, {} FLOPs", human(r.total.macs), human(r.total.flops));
+    out!("memory    peak activations {} bytes", r.peak_activation_bytes);
+    out!("ops");
     for (op, n) in &r.op_histogram {
-        println!("  {op:<24} {n}");
+        out!("  {op:<24} {n}");
     }
-    println!("nodes (by MACs)");
+    out!("nodes (by MACs)");
     let mut nodes: Vec<_> = r.nodes.iter().filter(|n| n.macs > 0).collect();
     nodes.sort_by(|a, b| b.macs.cmp(&a.macs).then_with(|| a.name.cmp(&b.name)));
     for n in nodes.iter().take(20) {
-        println!("  {:<40} {:<16} {:>10} MACs  {:?}", n.name, n.op, human(n.macs), n.output_shapes);
+        out!("  {:<40} {:<16} {:>10} MACs  {:?}", n.name, n.op, human(n.macs), n.output_shapes);
     }
     if nodes.len() > 20 {
-        println!("  ... {} more (see --json)", nodes.len() - 20);
+        out!("  ... {} more (see --json)", nodes.len() - 20);
     }
 }
