@@ -182,6 +182,13 @@ fn convert(env: &Env, args: &ConvertArgs) -> Result<()> {
             eprintln!("== {name}: onnx2tf ({} runs)", args.peer_runs);
             let out_dir = work.join(format!("{name}-onnx2tf"));
             let stem = model.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
+            // onnx2tf rewrites its input file in place (it saves its simplified model there), so
+            // it gets a copy: the committed fixtures must never change.
+            let copy = work.join(format!("{name}-input").as_str()).join(format!("{stem}.onnx"));
+            if let Err(e) = fs::create_dir_all(copy.parent().unwrap_or(&work)).and_then(|_| fs::copy(model, &copy)) {
+                eprintln!("    cannot copy the model for onnx2tf: {e}");
+            }
+            let model = &copy;
             let r = time_runs(
                 |dir| {
                     let mut c = Command::new(bin);
