@@ -1,0 +1,494 @@
+"""End-to-end tests of the edge worker running in workerd on loopback.
+
+The worker must answer exactly what the CLI answers (the same .tflite / .mlpackage.zip bytes, the
+same inspect JSON), refuse every bad request with the right status and a JSON error, survive a
+panic and a burst of mixed requests, and describe itself with a valid OpenAPI 3.1 document.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import http.client
+import json
+import os
+import random
+import select
+import socket
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures"
+WORKER_URL = os.environ.get("EDGEPORT_WORKER_URL", "")
+PANIC_URL = os.environ.get("EDGEPORT_WORKER_PANIC_URL", "")
+OCTET = {"content-type": "application/octet-stream"}
+LIMIT = 64 * 1024 * 1024
+ROUTES = {
+    ("GET", "/v1/health"),
+    ("GET", "/v1/version"),
+    ("GET", "/v1/openapi.json"),
+    ("POST", "/v1/inspect"),
+    ("POST", "/v1/convert"),
+}
+FIXTURE_NAMES = sorted(p.parent.name for p in FIXTURES.glob("*/model.onnx"))
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Resp:
+    status: int
+    headers: dict = field(default_factory=dict)
+    body: bytes = b""
+
+    def json(self):
+        assert self.headers.get("content-type", "").startswith("application/json"), self.describe()
+        return json.loads(self.body)
+
+    def describe(self) -> str:
+        return f"{self.status} {self.headers} {self.body[:600]!r}"
+
+
+def _split(base: str):
+    u = urllib.parse.urlsplit(base)
+    return u.hostname, u.port
+
+
+def request(method: str, path: str, body=None, headers=None, base: str = "", timeout: float = 300) -> Resp:
+    """One request on a fresh connection. A bytes body is sent with content-length; an iterable
+    of chunks with transfer-encoding: chunked and no length."""
+    host, port = _split(base or WORKER_URL)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        hdrs = dict(headers or {})
+        chunked = body is not None and not isinstance(body, (bytes, bytearray))
+        conn.request(method, path, body=body, headers=hdrs, encode_chunked=chunked)
+        r = conn.getresponse()
+        data = r.read()
+        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+    finally:
+        conn.close()
+
+
+def send_large(path: str, total: int, declare_length: bool, base: str = "", step: int = 1 << 20) -> tuple[Resp, int]:
+    """Streams `total` zero bytes, stopping as soon as the worker answers (it may refuse before
+    reading everything). Returns the response and how many body bytes were sent."""
+    host, port = _split(base or WORKER_URL)
+    sock = socket.create_connection((host, port), timeout=300)
+    try:
+        head = [f"POST {path} HTTP/1.1", f"host: {host}:{port}", "content-type: application/octet-stream"]
+        head.append(f"content-length: {total}" if declare_length else "transfer-encoding: chunked")
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        sent, chunk = 0, bytes(step)
+        try:
+            while sent < total:
+                readable, _, _ = select.select([sock], [], [], 0)
+                if readable:
+                    break
+                n = min(step, total - sent)
+                piece = chunk[:n]
+                sock.sendall(piece if declare_length else b"%x\r\n" % n + piece + b"\r\n")
+                sent += n
+            else:
+                if not declare_length:
+                    sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        r = http.client.HTTPResponse(sock)
+        r.begin()
+        data = r.read()
+        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, data), sent
+    finally:
+        sock.close()
+
+
+# --------------------------------------------------------------------------------------------
+# models and the CLI's answers
+# --------------------------------------------------------------------------------------------
+
+
+def model_bytes(name: str) -> bytes:
+    return (FIXTURES / name / "model.onnx").read_bytes()
+
+
+def _onnx_model(nodes, inputs, outputs, name):
+    import onnx
+    from onnx import helper
+
+    graph = helper.make_graph(nodes, name, inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="edgeport-tests")
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.fixture(scope="session")
+def unsupported_model() -> bytes:
+    """x -> FrobnicateA -> Relu -> FrobnicateB -> y: two unsupported nodes around a supported one."""
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("FrobnicateA", ["x"], ["a"], name="frob_a"),
+        helper.make_node("Relu", ["a"], ["b"], name="relu"),
+        helper.make_node("FrobnicateB", ["b"], ["y"], name="frob_b"),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    return _onnx_model(nodes, [x], [y], "unsupported")
+
+
+@pytest.fixture(scope="session")
+def dynamic_model() -> bytes:
+    """Two inputs with an open batch dim; one input name holds a ':' (as TF exports do)."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Add", ["in:0", "b"], ["s"], name="add"), helper.make_node("Relu", ["s"], ["y"], name="relu")]
+    ins = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 4]) for n in ("in:0", "b")]
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
+    return _onnx_model(nodes, ins, [y], "dynamic")
+
+
+class CliAnswers:
+    """The CLI's output for given options, computed once each."""
+
+    def __init__(self, edgeport, root: Path):
+        self.edgeport, self.root, self.cache = edgeport, root, {}
+
+    def convert(self, model: Path, *args) -> bytes:
+        key = ("convert", str(model), args)
+        if key not in self.cache:
+            out = self.root / f"{len(self.cache)}.out"
+            res = self.edgeport.run("convert", model, "-o", out, *args)
+            assert res.returncode == 0, res.describe()
+            self.cache[key] = out.read_bytes()
+        return self.cache[key]
+
+    def inspect(self, model: Path, *args):
+        key = ("inspect", str(model), args)
+        if key not in self.cache:
+            res = self.edgeport.run("inspect", model, "--json", *args)
+            assert res.returncode == 0, res.describe()
+            self.cache[key] = json.loads(res.stdout)
+        return self.cache[key]
+
+
+@pytest.fixture(scope="session")
+def cli(edgeport, tmp_path_factory) -> CliAnswers:
+    return CliAnswers(edgeport, tmp_path_factory.mktemp("cli"))
+
+
+@pytest.fixture(scope="session")
+def openapi() -> dict:
+    r = request("GET", "/v1/openapi.json")
+    assert r.status == 200, r.describe()
+    return r.json()
+
+
+@pytest.fixture(scope="session")
+def error_codes(openapi) -> set:
+    return set(openapi["components"]["schemas"]["Error"]["properties"]["code"]["enum"])
+
+
+def assert_error(r: Resp, status: int, code: str, codes: set | None = None):
+    assert r.status == status, r.describe()
+    body = r.json()
+    assert body["code"] == code, r.describe()
+    assert isinstance(body["message"], str) and body["message"], r.describe()
+    if codes is not None:
+        assert body["code"] in codes, f"{body['code']} is not in the OpenAPI Error schema"
+    return body
+
+
+# --------------------------------------------------------------------------------------------
+# the simple routes
+# --------------------------------------------------------------------------------------------
+
+
+def test_health():
+    r = request("GET", "/v1/health")
+    assert r.status == 200 and r.json() == {"status": "ok"}, r.describe()
+
+
+def test_version_matches_the_cli(edgeport):
+    r = request("GET", "/v1/version")
+    v = r.json()
+    res = edgeport.run("--version")
+    assert res.returncode == 0
+    assert res.stdout.split() == ["edgeport", v["version"]], (res.stdout, v)
+    assert v["name"] == "edgeport" and v["api"] == "v1"
+    assert v["targets"] == ["tflite", "coreml"]
+    assert v["max_body_bytes"] == LIMIT
+
+
+# --------------------------------------------------------------------------------------------
+# the OpenAPI document
+# --------------------------------------------------------------------------------------------
+
+
+def test_openapi_is_valid_3_1(openapi):
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    assert openapi["openapi"] == "3.1.0"
+    OpenAPIV31SpecValidator(openapi).validate()
+    assert openapi == json.loads((REPO / "worker" / "openapi.json").read_text()), "served != worker/openapi.json"
+
+
+def test_openapi_covers_exactly_the_routes(openapi):
+    documented = {(m.upper(), p) for p, item in openapi["paths"].items() for m in item}
+    assert documented == ROUTES
+    for path, item in openapi["paths"].items():
+        allowed = {m.upper() for m in item}
+        for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"):
+            if method in allowed:
+                continue
+            r = request(method, path, body=b"" if method in ("POST", "PUT", "PATCH") else None)
+            assert r.status == 405, f"{method} {path}: {r.describe()}"
+            assert r.headers.get("allow") == ",".join(sorted(allowed)), r.describe()
+            if method != "HEAD":
+                assert r.json()["code"] == "method_not_allowed"
+    for path in ["/", "/v1", "/v1/", "/health", "/v1/health/", "/v1/openapi", "/v1/convert/tflite", "/v2/health", "/V1/HEALTH"]:
+        r = request("GET", path)
+        assert_error(r, 404, "not_found")
+
+
+def test_openapi_parameters_are_the_accepted_ones(openapi, dynamic_model):
+    model = model_bytes("mlp_gelu")
+    params = {p["name"]: p for p in openapi["paths"]["/v1/convert"]["post"]["parameters"]}
+    assert set(params) == {"to", "nhwc_io", "input_shape", "target", "precision"}
+    assert params["to"]["schema"]["enum"] == ["tflite", "coreml"]
+    for target in params["target"]["schema"]["enum"]:
+        for precision in params["precision"]["schema"]["enum"]:
+            r = request("POST", f"/v1/convert?to=coreml&target={target}&precision={precision}", model, OCTET)
+            assert r.status == 200, f"{target} {precision}: {r.describe()}"
+    for nhwc in params["nhwc_io"]["schema"]["enum"]:
+        r = request("POST", f"/v1/convert?to=tflite&nhwc_io={nhwc}&precision=fp32", model, OCTET)
+        assert r.status == 200, r.describe()
+    q = "input_shape=in%3A0:2,4&input_shape=b:2,4"
+    for path in (f"/v1/convert?to=tflite&{q}", f"/v1/inspect?{q}"):
+        assert request("POST", path, dynamic_model, OCTET).status == 200
+    for path in ("/v1/convert?to=tflite&foo=1", "/v1/inspect?to=tflite", "/v1/convert?to=tflite&nhwc_io=yes"):
+        assert_error(request("POST", path, model, OCTET), 400, "invalid_options")
+
+
+# --------------------------------------------------------------------------------------------
+# the worker answers what the CLI answers
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_inspect_matches_the_cli(name, cli):
+    r = request("POST", "/v1/inspect", model_bytes(name), OCTET)
+    assert r.status == 200, r.describe()
+    assert r.json() == cli.inspect(FIXTURES / name / "model.onnx")
+
+
+def check_artifact(r: Resp, want: bytes, media: str, suffix: str):
+    assert r.status == 200, r.describe()
+    assert r.headers["content-type"] == media
+    assert r.headers["x-edgeport-sha256"] == hashlib.sha256(r.body).hexdigest()
+    cd = r.headers["content-disposition"]
+    assert cd.startswith('attachment; filename="') and f'{suffix}"' in cd, cd
+    assert r.body == want, f"{len(r.body)} bytes from the worker, {len(want)} from the CLI"
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_convert_tflite_matches_the_cli(name, cli):
+    model = FIXTURES / name / "model.onnx"
+    r = request("POST", "/v1/convert?to=tflite", model.read_bytes(), OCTET)
+    check_artifact(r, cli.convert(model, "--to", "tflite"), "application/vnd.tflite", ".tflite")
+
+
+def test_convert_nhwc_io_matches_the_cli(cli):
+    model = FIXTURES / "mobilenetv2" / "model.onnx"
+    r = request("POST", "/v1/convert?to=tflite&nhwc_io=1", model.read_bytes(), OCTET)
+    want = cli.convert(model, "--to", "tflite", "--nhwc-io")
+    check_artifact(r, want, "application/vnd.tflite", ".tflite")
+    assert want != cli.convert(model, "--to", "tflite"), "nhwc_io should change the artifact"
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_convert_coreml_matches_the_cli(name, cli):
+    model = FIXTURES / name / "model.onnx"
+    r = request("POST", "/v1/convert?to=coreml&target=ios17", model.read_bytes(), OCTET)
+    want = cli.convert(model, "--to", "coreml", "--target", "ios17")
+    check_artifact(r, want, "application/zip", ".mlpackage.zip")
+
+
+def test_input_shapes_match_the_cli(dynamic_model, cli, tmp_path):
+    path = tmp_path / "dynamic.onnx"
+    path.write_bytes(dynamic_model)
+    q = "input_shape=in%3A0:3,4&input_shape=b:3,4"
+    args = ("--input-shape", "in:0=3,4", "--input-shape", "b=3,4")
+    r = request("POST", f"/v1/convert?to=tflite&{q}", dynamic_model, OCTET)
+    check_artifact(r, cli.convert(path, "--to", "tflite", *args), "application/vnd.tflite", ".tflite")
+    r = request("POST", f"/v1/inspect?{q}", dynamic_model, OCTET)
+    assert r.json() == cli.inspect(path, *args)
+    assert [i["shape"] for i in r.json()["inputs"]] == [[3, 4], [3, 4]]
+    # Without the shapes the open dim cannot be resolved: the same refusal as the CLI's.
+    res = cli.edgeport.run("convert", path, "--to", "tflite", "-o", tmp_path / "x.tflite")
+    r = request("POST", "/v1/convert?to=tflite", dynamic_model, OCTET)
+    assert r.status in (400, 422) and res.returncode in (2, 3, 4), (r.describe(), res.describe())
+
+
+# --------------------------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", PNG, b"not a model", bytes(range(256)) * 8, "truncated"],
+    ids=["empty", "png", "text", "noise", "truncated"],
+)
+@pytest.mark.parametrize("path", ["/v1/inspect", "/v1/convert?to=tflite"])
+def test_malformed_model_is_400(body, path, error_codes):
+    if body == "truncated":
+        body = model_bytes("resnet")[:5000]
+    assert_error(request("POST", path, body, OCTET), 400, "invalid_model", error_codes)
+
+
+def test_unsupported_ops_are_422_listing_every_node(unsupported_model, error_codes, cli, tmp_path):
+    for path in ("/v1/inspect", "/v1/convert?to=tflite", "/v1/convert?to=coreml"):
+        body = assert_error(request("POST", path, unsupported_model, OCTET), 422, "unsupported", error_codes)
+        nodes = [(n["name"], n["op"]) for n in body["nodes"]]
+        assert nodes == [("frob_a", "FrobnicateA"), ("frob_b", "FrobnicateB")], body
+    model = tmp_path / "unsupported.onnx"
+    model.write_bytes(unsupported_model)
+    res = cli.edgeport.run("convert", model, "--to", "tflite", "-o", tmp_path / "x.tflite")
+    assert res.returncode == 4, res.describe()
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/json", "multipart/form-data; boundary=x", "application/x-onnx"]
+)
+def test_wrong_content_type_is_415(content_type, error_codes):
+    headers = {} if content_type is None else {"content-type": content_type}
+    r = request("POST", "/v1/convert?to=tflite", model_bytes("mlp_gelu"), headers)
+    assert_error(r, 415, "unsupported_media_type", error_codes)
+
+
+def test_accepted_content_types():
+    for ct in ("application/octet-stream", "application/onnx", "Application/ONNX; charset=binary"):
+        r = request("POST", "/v1/inspect", model_bytes("mlp_gelu"), {"content-type": ct})
+        assert r.status == 200, f"{ct}: {r.describe()}"
+
+
+def test_oversize_with_content_length_is_413_before_reading(error_codes):
+    r, sent = send_large("/v1/convert?to=tflite", LIMIT + 1, declare_length=True)
+    assert_error(r, 413, "limit_exceeded", error_codes)
+    assert sent < LIMIT, f"the worker read {sent} bytes before refusing"
+
+
+def test_oversize_without_content_length_is_413(error_codes):
+    r, sent = send_large("/v1/inspect", LIMIT + 4 * (1 << 20), declare_length=False)
+    assert_error(r, 413, "limit_exceeded", error_codes)
+    assert "content-length" not in r.headers or int(r.headers["content-length"]) == len(r.body)
+
+
+def test_chunked_upload_within_the_limit(cli):
+    model = FIXTURES / "mlp_gelu" / "model.onnx"
+    data = model.read_bytes()
+    chunks = (data[i : i + 4096] for i in range(0, len(data), 4096))
+    r = request("POST", "/v1/convert?to=tflite", chunks, OCTET)
+    check_artifact(r, cli.convert(model, "--to", "tflite"), "application/vnd.tflite", ".tflite")
+
+
+def test_wrong_method_and_route(error_codes):
+    r = request("GET", "/v1/convert")
+    assert_error(r, 405, "method_not_allowed", error_codes)
+    assert r.headers["allow"] == "POST"
+    r = request("POST", "/v1/health", b"x", OCTET)
+    assert_error(r, 405, "method_not_allowed", error_codes)
+    assert r.headers["allow"] == "GET"
+    assert_error(request("POST", "/v1/convertt", b"x", OCTET), 404, "not_found", error_codes)
+
+
+def test_bad_options_are_400(error_codes):
+    model = model_bytes("mlp_gelu")
+    for q in ("", "?to=", "?to=pdf", "?to=tflite&to=coreml", "?to=tflite&target=ios16", "?to=tflite&precision=fp16",
+              "?to=coreml&nhwc_io=1", "?to=coreml&target=ios14", "?to=tflite&input_shape=x", "?to=tflite&input_shape=x:a"):
+        assert_error(request("POST", f"/v1/convert{q}", model, OCTET), 400, "invalid_options", error_codes)
+
+
+# --------------------------------------------------------------------------------------------
+# robustness
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not PANIC_URL, reason="EDGEPORT_WORKER_PANIC_URL is not set")
+def test_a_panic_costs_one_request_not_the_isolate(cli):
+    model = FIXTURES / "mlp_gelu" / "model.onnx"
+    want = cli.convert(model, "--to", "tflite")
+    for trigger in ("panic_sync", "panic_async", "panic_async", "panic_sync"):
+        r = request("POST", f"/v1/inspect?{trigger}", model.read_bytes(), OCTET, base=PANIC_URL)
+        assert_error(r, 500, "internal")
+        r = request("POST", "/v1/convert?to=tflite", model.read_bytes(), OCTET, base=PANIC_URL)
+        assert r.status == 200 and r.body == want, r.describe()
+    assert request("GET", "/v1/health", base=PANIC_URL).status == 200
+
+
+def test_burst_of_mixed_requests(cli, unsupported_model):
+    """200 requests, 16 at a time, good and bad mixed: every answer right, none 5xx."""
+    good = FIXTURES / "mlp_gelu" / "model.onnx"
+    small = FIXTURES / "ops_misc" / "model.onnx"
+    good_bytes, small_bytes = good.read_bytes(), small.read_bytes()
+    want_tflite = cli.convert(good, "--to", "tflite")
+    want_inspect = cli.inspect(small)
+    rng = random.Random(7)
+
+    def case(i: int):
+        kind = ["convert", "inspect", "health", "malformed", "truncated", "media", "unsupported", "route", "method",
+                "options", "oversize"][i % 11]
+        if kind == "convert":
+            r = request("POST", "/v1/convert?to=tflite", good_bytes, OCTET)
+            ok = r.status == 200 and r.body == want_tflite
+        elif kind == "inspect":
+            r = request("POST", "/v1/inspect", small_bytes, OCTET)
+            ok = r.status == 200 and r.json() == want_inspect
+        elif kind == "health":
+            r = request("GET", "/v1/health")
+            ok = r.status == 200
+        elif kind == "malformed":
+            r = request("POST", "/v1/convert?to=tflite", rng.randbytes(rng.randint(0, 3000)), OCTET)
+            ok = r.status == 400 and r.json()["code"] == "invalid_model"
+        elif kind == "truncated":
+            r = request("POST", "/v1/inspect", good_bytes[: rng.randint(1, len(good_bytes) - 1)], OCTET)
+            ok = r.status == 400 and r.json()["code"] == "invalid_model"
+        elif kind == "media":
+            r = request("POST", "/v1/inspect", good_bytes, {"content-type": "text/plain"})
+            ok = r.status == 415
+        elif kind == "unsupported":
+            r = request("POST", "/v1/convert?to=tflite", unsupported_model, OCTET)
+            ok = r.status == 422 and len(r.json()["nodes"]) == 2
+        elif kind == "route":
+            r = request("GET", f"/v1/nothing/{i}")
+            ok = r.status == 404
+        elif kind == "method":
+            r = request("DELETE", "/v1/convert")
+            ok = r.status == 405
+        elif kind == "options":
+            r = request("POST", "/v1/convert?to=tflite&nhwc_io=maybe", good_bytes, OCTET)
+            ok = r.status == 400 and r.json()["code"] == "invalid_options"
+        else:
+            r, _ = send_large("/v1/convert?to=tflite", LIMIT + 1, declare_length=True, step=1 << 16)
+            ok = r.status == 413
+        return i, kind, r, ok
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(case, range(200)))
+    server_errors = [(i, k, r.describe()) for i, k, r, _ in results if r.status >= 500]
+    wrong = [(i, k, r.describe()) for i, k, r, ok in results if not ok]
+    assert not server_errors, server_errors[:5]
+    assert not wrong, wrong[:5]
+    assert len(results) == 200
+    # Still healthy, and still right.
+    assert request("GET", "/v1/health").status == 200
+    assert request("POST", "/v1/convert?to=tflite", good_bytes, OCTET).body == want_tflite
