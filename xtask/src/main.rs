@@ -7,6 +7,7 @@ mod serve;
 mod test;
 mod util;
 mod wasm;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,10 @@ enum Cmd {
         #[command(subcommand)]
         which: bench::BenchCmd,
     },
+    /// Build the edge worker (worker/dist) and serve it with workerd on http://127.0.0.1:PORT.
+    Worker(worker::WorkerArgs),
+    /// Gzipped sizes of the worker bundle and the web app's wasm against their budgets.
+    Size(worker::SizeArgs),
     /// Install the host tools and the test venv, run nothing.
     Setup {
         /// Leave out wasm-opt.
@@ -60,9 +65,12 @@ fn run(cli: &Cli) -> Result<()> {
         Cmd::Serve(args) => serve::cmd(&env, args),
         Cmd::Wasm(args) => wasm::cmd(&env, args),
         Cmd::Bench { which } => bench::cmd(&env, which),
+        Cmd::Worker(args) => worker::cmd(&env, args),
+        Cmd::Size(args) => worker::size_cmd(&env, args),
         Cmd::Setup { no_opt } => {
             env::ensure_wasm_target(&env)?;
             env::ensure_wasm_bindgen(&env)?;
+            worker::ensure_npm_tools(&env)?;
             if !no_opt {
                 env::ensure_wasm_opt(&env)?;
             }

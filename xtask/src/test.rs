@@ -10,6 +10,7 @@ use crate::det;
 use crate::env::{self, Env};
 use crate::util::{run, run_status};
 use crate::wasm;
+use crate::worker;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Part {
@@ -19,6 +20,8 @@ pub enum Part {
     Wasm,
     /// the Python oracle tests (onnxruntime, LiteRT) against the release CLI
     Oracles,
+    /// the edge worker under workerd on loopback (tests/worker)
+    Worker,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -32,6 +35,9 @@ pub struct TestArgs {
     /// Skip the Python oracle tests.
     #[arg(long)]
     pub skip_oracles: bool,
+    /// Skip the edge worker test.
+    #[arg(long)]
+    pub skip_worker: bool,
     /// Stop at the first failing stage.
     #[arg(long)]
     pub fail_fast: bool,
@@ -48,6 +54,7 @@ impl TestArgs {
         let skipped = match p {
             Part::Wasm => self.skip_wasm,
             Part::Oracles => self.skip_oracles,
+            Part::Worker => self.skip_worker,
             Part::Rust => false,
         };
         !skipped && (self.only.is_empty() || self.only.contains(&p))
@@ -105,7 +112,8 @@ impl Runner {
 
 pub fn cmd(env: &Env, args: &TestArgs) -> Result<()> {
     let (rust, wasm_part, oracles) = (args.wants(Part::Rust), args.wants(Part::Wasm), args.wants(Part::Oracles));
-    let mut r = Runner { outcomes: Vec::new(), fail_fast: args.fail_fast, total: 6 };
+    let worker_part = args.wants(Part::Worker);
+    let mut r = Runner { outcomes: Vec::new(), fail_fast: args.fail_fast, total: 7 };
     let started = Instant::now();
 
     // a, b) host tools for the wasm bundle.
@@ -124,7 +132,7 @@ pub fn cmd(env: &Env, args: &TestArgs) -> Result<()> {
 
     // c) the Python venv (the oracles need it; the determinism test uses it to fetch PP-OCR).
     let req = env::requirements_file(env);
-    if (oracles || (wasm_part && !args.no_ppocr)) && !r.stop() {
+    if (oracles || worker_part || (wasm_part && !args.no_ppocr)) && !r.stop() {
         if req.is_file() {
             r.stage("venv", ".venv from tests/requirements.txt", || env::ensure_test_venv(env).map(|_| None));
         } else {
@@ -145,7 +153,7 @@ pub fn cmd(env: &Env, args: &TestArgs) -> Result<()> {
     }
 
     // e) the release CLI, needed by the determinism and oracle tests.
-    if (wasm_part || oracles) && !r.stop() {
+    if (wasm_part || oracles || worker_part) && !r.stop() {
         r.stage("cli", "cargo build --release -p edgeport-cli", || {
             run(env.cargo().args(["build", "--release", "-p", "edgeport-cli"]))?;
             if !env.cli_bin().is_file() {
@@ -171,7 +179,19 @@ pub fn cmd(env: &Env, args: &TestArgs) -> Result<()> {
         });
     }
 
-    // g) the Python oracle tests.
+    // g) the edge worker under workerd: its answers against the CLI's, errors, a burst.
+    if !worker_part || r.stop() {
+        r.skip("worker", if worker_part { "stopped early" } else { "not selected" });
+    } else if r.failed("venv") || r.failed("cli") || !env.venv_python().is_file() {
+        r.skip("worker", "the venv or the CLI is missing");
+    } else {
+        r.stage("worker", "worker bundle, workerd on loopback, tests/worker", || {
+            worker::run_test(env, args.opt)?;
+            Ok(None)
+        });
+    }
+
+    // h) the Python oracle tests.
     if !oracles || r.stop() {
         r.skip("oracles", if oracles { "stopped early" } else { "not selected" });
     } else if !env.repo.join("tests").join("oracles").is_dir() {
