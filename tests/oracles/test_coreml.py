@@ -1332,7 +1332,6 @@ def compare_coreml(test_id: str, got: dict, expected: dict, precision: str) -> l
     return failures
 
 
-@pytest.mark.parametrize("cfg", CONFIGS)
 # Known gap (issue 4 stays open): in pure fp16, PP-OCR det and rec exceed the 2e-2 relative
 # bound (0.080 and 0.055). coremltools' own fp16 conversion of the same programs measures the
 # same (0.080, 0.061), so the fix is mixed precision for the sensitive tail layers. Strict: the
@@ -1340,6 +1339,7 @@ def compare_coreml(test_id: str, got: dict, expected: dict, precision: str) -> l
 FP16_KNOWN_GAPS = {"ppocr_det-fp16-default", "ppocr_rec-fp16-default"}
 
 
+@pytest.mark.parametrize("cfg", CONFIGS)
 def test_coreml_matches_onnxruntime(cfg, coreml_converted, case_loader, request):
     if request.node.callspec.id in FP16_KNOWN_GAPS:
         request.applymarker(pytest.mark.xfail(strict=True, reason="pure-fp16 error above 2e-2 (see FP16_KNOWN_GAPS)"))
