@@ -26,7 +26,9 @@ const STEM: &str = "edgeport_worker";
 /// npm packages the worker needs, pinned; installed next to binaryen.
 pub const WORKERD_VERSION: &str = "1.20261117.1";
 pub const ESBUILD_VERSION: &str = "0.28.2";
-/// Cloudflare's free-plan limit on a worker's compressed size.
+/// Cloudflare's free-plan limit on a worker's compressed size: "3 MB" in the docs, 3 MiB in
+/// what the upload enforces ("Your Worker exceeded the size limit of 3 MiB"). We hold the bundle
+/// to the stricter reading, 3,000,000 bytes.
 pub const WORKER_BUDGET_GZ: u64 = 3_000_000;
 /// The web app's initial download.
 pub const WEB_BUDGET_GZ: u64 = 4_000_000;
@@ -44,6 +46,12 @@ const WASM_FEATURES: &[&str] = &[
     "--enable-exception-handling",
 ];
 const WASM_OPT_LEVEL: &str = "-O2";
+/// The cargo profile of the worker build: release, optimized for size. Defined here (with
+/// `--config`) rather than in Cargo.toml because only this build uses it; `opt-level = "s"`
+/// takes about a fifth off the bundle (2.63 MB instead of 3.43 MB gzipped before wasm-opt),
+/// which is what keeps it under Cloudflare's 3 MiB.
+const PROFILE: &str = "worker";
+const PROFILE_CONFIG: &[&str] = &["profile.worker.inherits=\"release\"", "profile.worker.opt-level=\"s\""];
 
 #[derive(Args, Debug, Clone)]
 pub struct WorkerArgs {
@@ -156,12 +164,15 @@ pub fn build(env: &Env, root: &Path, optimize: bool, features: &[&str]) -> Resul
     ensure_tools(env, optimize)?;
     let t = Instant::now();
     let mut cargo = env.cargo();
-    cargo.args(["build", "--release", "--target", WASM_TARGET, "-p", CRATE]);
+    cargo.args(["build", "--profile", PROFILE, "--target", WASM_TARGET, "-p", CRATE]);
+    for c in PROFILE_CONFIG {
+        cargo.args(["--config", c]);
+    }
     if !features.is_empty() {
         cargo.arg("--features").arg(features.join(","));
     }
     run(&mut cargo)?;
-    let input = env.target.join(WASM_TARGET).join("release").join(format!("{STEM}.wasm"));
+    let input = env.target.join(WASM_TARGET).join(PROFILE).join(format!("{STEM}.wasm"));
     if !input.is_file() {
         bail!("cargo did not produce {}", input.display());
     }
@@ -176,7 +187,9 @@ pub fn build(env: &Env, root: &Path, optimize: bool, features: &[&str]) -> Resul
         entry: dist.join("entry.mjs"),
         wasm: dist.join(format!("{STEM}_bg.wasm")),
     };
-    let stamp_path = root.join(".xtask-stamp");
+    // Scratch space (wasm-bindgen output, the stamp) lives under target/, whatever the root.
+    let scratch = env.scratch("worker").join("stage").join(root.file_name().unwrap_or_default());
+    let stamp_path = scratch.join(".xtask-stamp");
     let stamp = format!(
         "input {}\nentry {}\nwasm-bindgen {WASM_BINDGEN_VERSION}\nesbuild {ESBUILD_VERSION}\nwasm-opt {}\n",
         util::sha256_file(&input)?,
@@ -184,8 +197,11 @@ pub fn build(env: &Env, root: &Path, optimize: bool, features: &[&str]) -> Resul
         if optimize { format!("{WASM_OPT_LEVEL} {}", WASM_FEATURES.join(" ")) } else { "none".into() },
     );
     fs::create_dir_all(root).with_context(|| format!("create {}", root.display()))?;
-    // The config is copied every time: it is tiny and may change without the wasm changing.
-    fs::copy(&config_src, bundle.config()).with_context(|| format!("copy {}", config_src.display()))?;
+    // A root other than worker/ gets a copy of the config (every time: it is tiny and may
+    // change without the wasm changing). Never copy the file onto itself: that truncates it.
+    if !same_dir(root, &worker_dir) {
+        fs::copy(&config_src, bundle.config()).with_context(|| format!("copy {}", config_src.display()))?;
+    }
     if bundle.entry.is_file() && bundle.wasm.is_file() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
         eprintln!("  worker bundle {} is up to date", dist.display());
         return Ok(bundle);
@@ -195,10 +211,11 @@ pub fn build(env: &Env, root: &Path, optimize: bool, features: &[&str]) -> Resul
     // wasm-bindgen: --target web gives `initSync({ module })`, which takes the WebAssembly.Module
     // workerd hands the entry; the reset function and the abort handler let a trapped instance
     // be replaced by a fresh one (worker/js/entry.mjs).
-    let stage = root.join("stage");
+    let stage = scratch.join("bindgen");
     if stage.exists() {
         fs::remove_dir_all(&stage).with_context(|| format!("remove {}", stage.display()))?;
     }
+    fs::create_dir_all(&stage).with_context(|| format!("create {}", stage.display()))?;
     let t = Instant::now();
     run(Command::new(env.wasm_bindgen_bin())
         .args([
@@ -251,6 +268,13 @@ pub fn build(env: &Env, root: &Path, optimize: bool, features: &[&str]) -> Resul
     }
     fs::write(&stamp_path, stamp)?;
     Ok(bundle)
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 fn file_len(p: &Path) -> u64 {
