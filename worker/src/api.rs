@@ -208,8 +208,9 @@ fn too_large(limits: &Limits) -> Reply {
     )
 }
 
-/// Reads the whole body, holding at most `limits.max_body_bytes` of it: the read stops with
-/// 413 at the first chunk that would pass the limit, whether or not a length was declared.
+/// Reads the whole body, holding at most `limits.max_body_bytes` of it (the buffer's capacity
+/// never passes the limit either): the read stops with 413 at the first chunk that would pass
+/// the limit, whether or not a length was declared.
 pub async fn read_body<S, E>(mut body: S, declared: Option<usize>, limits: &Limits) -> Result<Vec<u8>, Reply>
 where
     S: Stream<Item = Result<Vec<u8>, E>> + Unpin,
@@ -221,6 +222,12 @@ where
         let chunk = chunk.map_err(|e| Reply::error("bad_request", format!("could not read the request body: {e}")))?;
         if chunk.len() > max - buf.len() {
             return Err(too_large(limits));
+        }
+        let needed = buf.len() + chunk.len();
+        if needed > buf.capacity() {
+            // Grow by doubling as Vec does, but never past the limit.
+            let target = needed.max(buf.capacity().saturating_mul(2)).min(max);
+            buf.reserve_exact(target - buf.len());
         }
         buf.extend_from_slice(&chunk);
     }

@@ -234,6 +234,18 @@ fn body_limit_with_and_without_content_length() {
 }
 
 #[test]
+fn the_buffer_never_grows_past_the_limit() {
+    let limits = Limits { max_body_bytes: 10_000 };
+    for (declared, chunk) in [(None, 1), (None, 999), (None, 4096), (Some(10_000), 333), (Some(5), 1000)] {
+        let chunks: Vec<Result<Vec<u8>, String>> = (0..10_000 / chunk).map(|_| Ok(vec![7u8; chunk])).collect();
+        let total = chunks.len() * chunk;
+        let body = now(api::read_body(stream::iter(chunks), declared, &limits)).unwrap();
+        assert_eq!(body.len(), total);
+        assert!(body.capacity() <= limits.max_body_bytes, "{declared:?} {chunk}: capacity {}", body.capacity());
+    }
+}
+
+#[test]
 fn limits_binding() {
     assert_eq!(Limits::from_binding(None).max_body_bytes, 64 << 20);
     assert_eq!(Limits::from_binding(Some("1234")).max_body_bytes, 1234);
