@@ -35,13 +35,9 @@ pub struct TestArgs {
     /// Skip the Python oracle tests.
     #[arg(long)]
     pub skip_oracles: bool,
-    /// Skip the edge worker test (the default for now: see `with_worker`).
+    /// Skip the edge worker test (workerd on loopback).
     #[arg(long)]
     pub skip_worker: bool,
-    /// Also run the edge worker test (workerd on loopback). Opt-in until the worker bundle's
-    /// size work lands; `--only worker` selects it too.
-    #[arg(long)]
-    pub with_worker: bool,
     /// Stop at the first failing stage.
     #[arg(long)]
     pub fail_fast: bool,
@@ -58,7 +54,7 @@ impl TestArgs {
         let skipped = match p {
             Part::Wasm => self.skip_wasm,
             Part::Oracles => self.skip_oracles,
-            Part::Worker => self.skip_worker || !(self.with_worker || self.only.contains(&Part::Worker)),
+            Part::Worker => self.skip_worker,
             Part::Rust => false,
         };
         !skipped && (self.only.is_empty() || self.only.contains(&p))
