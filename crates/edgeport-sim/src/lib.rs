@@ -6,10 +6,17 @@
 //! - [`workload`]: a model as layers (from an IR graph, or built for calibration).
 //! - [`zoo`]: well-known architectures as workloads, for calibration against published figures.
 
+#[cfg(feature = "calibrate")]
+pub mod calibrate;
+pub mod calibration;
+pub mod cost;
 pub mod profile;
+pub mod simulate;
 pub mod workload;
 pub mod zoo;
 
+pub use calibration::Calibration;
+pub use simulate::{Placement, Scenario, SimResult, simulate};
 pub use profile::{DeviceKind, Format, Precision, Profile, RuntimePath, Unit, UnitKind};
 pub use workload::{Layer, OpClass, Operand, Workload, WorkloadBuilder};
 

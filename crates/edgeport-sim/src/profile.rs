@@ -238,6 +238,10 @@ pub struct RuntimePath {
     /// Path id rejected ops run on; absent means the model fails to run on this path.
     #[serde(default)]
     pub fallback: Option<String>,
+    /// Throughput of this runtime relative to a tuned native one on the same unit (WebAssembly
+    /// in a browser, an eager framework): multiplies the unit's throughput. Default 1.
+    #[serde(default)]
+    pub speed: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -308,6 +312,11 @@ impl Profile {
             let Some(unit) = self.unit(p.unit) else {
                 return Err(format!("paths.{}: no unit of kind {}", p.id, p.unit.name()));
             };
+            if let Some(v) = p.speed {
+                if !(v > 0.0 && v <= 1.0) {
+                    return Err(format!("paths.{}.speed: {v} is not in (0, 1]", p.id));
+                }
+            }
             if p.precisions.is_empty() || p.formats.is_empty() {
                 return Err(format!("paths.{}: needs formats and precisions", p.id));
             }

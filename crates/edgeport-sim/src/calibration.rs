@@ -1,0 +1,73 @@
+//! Calibrated throughput factors: `calibration.toml`, written by `cargo xtask sim-calibrate`.
+//!
+//! A factor multiplies a unit's roofline throughput. It is the product of a factor per
+//! (unit kind, executed precision), fitted over every device, and a factor per (device, unit),
+//! fitted on that device's rows and shrunk towards 1 so that a device with few published
+//! measurements keeps close to the shared estimate. Devices without measurements use the
+//! shared factors alone.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::{Precision, UnitKind};
+use crate::SimError;
+
+const EMBEDDED: &str = include_str!("../calibration.toml");
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    /// `"<unit>.<precision>"` -> factor, e.g. `"npu.int8" = 0.31`.
+    #[serde(default)]
+    pub kind: BTreeMap<String, f64>,
+    /// `"<profile id>.<unit>"` -> factor relative to `kind`.
+    #[serde(default)]
+    pub device: BTreeMap<String, f64>,
+}
+
+impl Calibration {
+    /// The factors shipped with this build.
+    pub fn embedded() -> Result<Calibration, SimError> {
+        Calibration::parse(EMBEDDED)
+    }
+
+    pub fn parse(text: &str) -> Result<Calibration, SimError> {
+        let c: Calibration = toml::from_str(text).map_err(|e| SimError::Calibration(e.to_string()))?;
+        for (k, v) in c.kind.iter().chain(&c.device) {
+            if !(v.is_finite() && *v > 0.0) {
+                return Err(SimError::Calibration(format!("{k} = {v} is not a positive number")));
+            }
+        }
+        Ok(c)
+    }
+
+    pub fn kind_key(unit: UnitKind, precision: Precision) -> String {
+        format!("{}.{}", unit.name(), precision.name())
+    }
+
+    pub fn device_key(profile: &str, unit: UnitKind) -> String {
+        format!("{profile}.{}", unit.name())
+    }
+
+    /// The throughput multiplier for `unit` of `profile` running `precision`.
+    pub fn factor(&self, profile: &str, unit: UnitKind, precision: Precision) -> f64 {
+        let kind = self.kind.get(&Self::kind_key(unit, precision)).copied().unwrap_or(1.0);
+        let device = self.device.get(&Self::device_key(profile, unit)).copied().unwrap_or(1.0);
+        kind * device
+    }
+
+    /// The TOML text `cargo xtask sim-calibrate` writes.
+    pub fn to_toml(&self, header: &str) -> Result<String, SimError> {
+        let body = toml::to_string(self).map_err(|e| SimError::Calibration(e.to_string()))?;
+        let mut out = String::new();
+        for line in header.lines() {
+            out.push_str("# ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push('\n');
+        out.push_str(&body);
+        Ok(out)
+    }
+}
