@@ -4,6 +4,7 @@ mod bench;
 mod det;
 mod env;
 mod serve;
+mod sim;
 mod test;
 mod util;
 mod wasm;
@@ -36,6 +37,8 @@ enum Cmd {
     },
     /// Build the edge worker (worker/dist) and serve it with workerd on http://127.0.0.1:PORT.
     Worker(worker::WorkerArgs),
+    /// Fit the latency simulator's calibration factors to published measurements.
+    SimCalibrate(sim::CalibrateArgs),
     /// Gzipped sizes of the worker bundle and the web app's wasm against their budgets.
     Size(worker::SizeArgs),
     /// Install the host tools and the test venv, run nothing.
@@ -66,6 +69,7 @@ fn run(cli: &Cli) -> Result<()> {
         Cmd::Wasm(args) => wasm::cmd(&env, args),
         Cmd::Bench { which } => bench::cmd(&env, which),
         Cmd::Worker(args) => worker::cmd(&env, args),
+        Cmd::SimCalibrate(args) => sim::calibrate(&env, args),
         Cmd::Size(args) => worker::size_cmd(&env, args),
         Cmd::Setup { no_opt } => {
             env::ensure_wasm_target(&env)?;

@@ -17,6 +17,8 @@ macro_rules! out {
     }};
 }
 
+mod simulate;
+
 #[derive(Parser)]
 #[command(name = "edgeport", version, about = "Convert ONNX models for phones and edge devices")]
 struct Cli {
@@ -60,6 +62,8 @@ enum Command {
         #[command(flatten)]
         coreml: CoremlArgs,
     },
+    /// Simulated latency, memory and op placement on device profiles (phones, boards, browsers).
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Core ML options of `convert`.
@@ -202,6 +206,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Simulate(args) => simulate::run(args),
     }
 }
 

@@ -4,6 +4,7 @@
 mod coreml;
 mod error;
 mod inspect;
+pub mod simulate;
 
 use std::collections::BTreeMap;
 

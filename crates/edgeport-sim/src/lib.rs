@@ -8,8 +8,10 @@
 
 #[cfg(feature = "calibrate")]
 pub mod calibrate;
+pub mod budget;
 pub mod calibration;
 pub mod cost;
+pub mod fuse;
 pub mod profile;
 pub mod simulate;
 pub mod workload;

@@ -219,6 +219,10 @@ pub struct RuntimePath {
     /// Float models run at this precision on this path (fp16 on most GPUs, NPUs and the ANE).
     #[serde(default)]
     pub float_as: Option<Precision>,
+    /// Int8 models run at this precision on this path (GPU delegates dequantize to fp16);
+    /// absent means int8 runs only if `precisions` lists it.
+    #[serde(default)]
+    pub int8_as: Option<Precision>,
     /// IR op names it rejects (they fall back).
     #[serde(default)]
     pub unsupported_ops: Vec<String>,
@@ -320,7 +324,7 @@ impl Profile {
             if p.precisions.is_empty() || p.formats.is_empty() {
                 return Err(format!("paths.{}: needs formats and precisions", p.id));
             }
-            for &prec in p.precisions.iter().chain(p.float_as.iter()) {
+            for &prec in p.precisions.iter().chain(p.float_as.iter()).chain(p.int8_as.iter()) {
                 if unit.peak_gflops.get(prec).is_none() {
                     return Err(format!("paths.{}: unit {} has no peak for {}", p.id, unit.kind.name(), prec.name()));
                 }

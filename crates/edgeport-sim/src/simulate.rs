@@ -207,7 +207,7 @@ pub fn executed_precision(path: &RuntimePath, requested: Precision) -> Option<Pr
             None if path.precisions.contains(&requested) => Some(requested),
             None => path.precisions.iter().copied().find(|p| *p != Precision::Int8),
         },
-        Precision::Int8 => path.precisions.contains(&Precision::Int8).then_some(Precision::Int8),
+        Precision::Int8 => path.precisions.contains(&Precision::Int8).then_some(Precision::Int8).or(path.int8_as),
     }
 }
 
