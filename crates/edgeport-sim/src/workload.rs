@@ -275,6 +275,23 @@ impl WorkloadBuilder {
         t
     }
 
+    /// 2-D convolution with explicit total padding `pad` = [top + bottom, left + right]
+    /// (`[0, 0]`: "valid"); the output is `(h + pad - k) / stride + 1`.
+    pub fn conv_pad(&mut self, x: T, cout: usize, k: [usize; 2], stride: usize, groups: usize, pad: [usize; 2]) -> T {
+        let s = self.shapes[x.0].clone();
+        let (cin, h, w) = (s[0], s[1], s[2]);
+        let groups = groups.max(1);
+        let (oh, ow) = ((h + pad[0] - k[0]) / stride + 1, (w + pad[1] - k[1]) / stride + 1);
+        let macs = (cout * oh * ow * (cin / groups) * k[0] * k[1]) as u64;
+        let weights = (cout * (cin / groups) * k[0] * k[1] + cout) as u64;
+        let class = if groups > 1 && groups == cin { OpClass::DepthwiseConv } else { OpClass::Conv };
+        let t = self.push("Conv", class, &[x], vec![cout, oh, ow], 2 * macs + (cout * oh * ow) as u64, weights);
+        if let Some(l) = self.w.layers.last_mut() {
+            l.kernel = Some(k);
+        }
+        t
+    }
+
     /// Transposed convolution that multiplies the spatial size by `stride`.
     pub fn conv_transpose(&mut self, x: T, cout: usize, k: usize, stride: usize) -> T {
         let s = self.shapes[x.0].clone();
@@ -319,6 +336,13 @@ impl WorkloadBuilder {
         self.push(op, OpClass::Pool, &[x], vec![c, h, w], (c * h * w * k * k) as u64, 0)
     }
 
+    /// Pooling without padding ("valid"): the output is `(h - k) / stride + 1`.
+    pub fn pool_valid(&mut self, x: T, op: &str, k: usize, stride: usize) -> T {
+        let s = self.shapes[x.0].clone();
+        let (c, h, w) = (s[0], (s[1] - k) / stride + 1, (s[2] - k) / stride + 1);
+        self.push(op, OpClass::Pool, &[x], vec![c, h, w], (c * h * w * k * k) as u64, 0)
+    }
+
     /// Global average pooling to `[c, 1, 1]` (a ReduceMean in most exporters).
     pub fn global_pool(&mut self, x: T) -> T {
         let s = self.shapes[x.0].clone();
@@ -336,6 +360,25 @@ impl WorkloadBuilder {
         let macs = (rows * k * out_features) as u64;
         let out = if s.len() == 2 { vec![rows, out_features] } else { vec![out_features] };
         self.push("MatMul", OpClass::MatMul, &[x], out, 2 * macs + (rows * out_features) as u64, (k * out_features + out_features) as u64)
+    }
+
+    /// Fully connected whose weight matrix is shared with an earlier layer (a language-model
+    /// decoder tied to the token embedding): only the bias is counted as its own weights.
+    pub fn linear_tied(&mut self, x: T, out_features: usize) -> T {
+        let s = self.shapes[x.0].clone();
+        let (rows, k) = match s.len() {
+            2 => (s[0], s[1]),
+            _ => (1, s.iter().product()),
+        };
+        let macs = (rows * k * out_features) as u64;
+        let out = if s.len() == 2 { vec![rows, out_features] } else { vec![out_features] };
+        self.push("MatMul", OpClass::MatMul, &[x], out, 2 * macs + (rows * out_features) as u64, out_features as u64)
+    }
+
+    /// Embedding lookup: a `Gather` of `ids.len()` rows from a `[vocab, width]` table.
+    pub fn embedding(&mut self, ids: T, vocab: usize, width: usize) -> T {
+        let rows = self.shapes[ids.0].iter().product::<usize>();
+        self.push("Gather", OpClass::Copy, &[ids], vec![rows, width], 0, (vocab * width) as u64)
     }
 
     /// Activation x activation matmul (attention): `[heads, m, k] x [heads, k, n]`.
@@ -369,6 +412,23 @@ impl WorkloadBuilder {
         let mut out = self.shapes[xs[0].0].clone();
         out[0] = xs.iter().map(|t| self.shapes[t.0][0]).sum();
         self.push("Concat", OpClass::Copy, xs, out, 0, 0)
+    }
+
+    /// One `Split` along the first dim into parts of these sizes (one layer, several outputs).
+    pub fn split(&mut self, x: T, sizes: &[usize]) -> Vec<T> {
+        let s = self.shapes[x.0].clone();
+        let whole = self.push("Split", OpClass::Copy, &[x], s.clone(), 0, 0);
+        let source = self.sources[whole.0];
+        sizes
+            .iter()
+            .map(|&n| {
+                let mut part = s.clone();
+                part[0] = n;
+                self.shapes.push(part);
+                self.sources.push(source);
+                T(self.shapes.len() - 1)
+            })
+            .collect()
     }
 
     /// A data-movement op (`Transpose`, `Slice`, `Pad`, `Gather`...) producing `out`.
