@@ -9,12 +9,14 @@ const CLASSES: usize = 80;
 /// DFL bins per box side.
 const REG_MAX: usize = 16;
 
-/// Model scale: (depth multiple, width multiple, max channels), from the model yaml's `scales`.
+/// Model scale: (depth multiple, width multiple, max channels), from the model yaml's `scales`;
+/// `c3k`: YOLO11's `parse_model` forces C3k inner blocks in every C3k2 for the m/l/x scales.
 #[derive(Clone, Copy)]
 pub struct Scale {
     depth: f64,
     width: f64,
     max_channels: usize,
+    c3k: bool,
 }
 
 impl Scale {
@@ -30,11 +32,11 @@ impl Scale {
 }
 
 /// `yolov8.yaml` n: [0.33, 0.25, 1024].
-pub const V8N: Scale = Scale { depth: 0.33, width: 0.25, max_channels: 1024 };
+pub const V8N: Scale = Scale { depth: 0.33, width: 0.25, max_channels: 1024, c3k: false };
 /// `yolo11.yaml` n / s / m.
-pub const V11N: Scale = Scale { depth: 0.50, width: 0.25, max_channels: 1024 };
-pub const V11S: Scale = Scale { depth: 0.50, width: 0.50, max_channels: 1024 };
-pub const V11M: Scale = Scale { depth: 0.50, width: 1.00, max_channels: 512 };
+pub const V11N: Scale = Scale { depth: 0.50, width: 0.25, max_channels: 1024, c3k: false };
+pub const V11S: Scale = Scale { depth: 0.50, width: 0.50, max_channels: 1024, c3k: false };
+pub const V11M: Scale = Scale { depth: 0.50, width: 1.00, max_channels: 512, c3k: true };
 
 fn conv(b: &mut WorkloadBuilder, x: T, c: usize, k: usize, s: usize) -> T {
     conv_act(b, x, c, k, s, 1, Act::Silu)
@@ -237,13 +239,13 @@ pub fn yolov8(res: usize, scale: Scale) -> Workload {
 /// (GFLOPs = 2 x G MACs).
 pub fn yolo11(res: usize, scale: Scale) -> Workload {
     let mut b = WorkloadBuilder::new(&format!("YOLO11 {res}"));
-    let big = scale.width >= 1.0;
+    let forced = scale.c3k;
     let x = b.input(&[3, res, res]);
     let x = conv(&mut b, x, scale.ch(64), 3, 2);
     let x = conv(&mut b, x, scale.ch(128), 3, 2);
-    let x = c3k2(&mut b, x, scale.ch(256), scale.n(2), big, 0.25);
+    let x = c3k2(&mut b, x, scale.ch(256), scale.n(2), forced, 0.25);
     let x = conv(&mut b, x, scale.ch(256), 3, 2);
-    let p3 = c3k2(&mut b, x, scale.ch(512), scale.n(2), big, 0.25);
+    let p3 = c3k2(&mut b, x, scale.ch(512), scale.n(2), forced, 0.25);
     let x = conv(&mut b, p3, scale.ch(512), 3, 2);
     let p4 = c3k2(&mut b, x, scale.ch(512), scale.n(2), true, 0.5);
     let x = conv(&mut b, p4, scale.ch(1024), 3, 2);
@@ -253,13 +255,13 @@ pub fn yolo11(res: usize, scale: Scale) -> Workload {
     // Head.
     let up = upsample(&mut b, p5);
     let x = b.concat(&[up, p4]);
-    let h4 = c3k2(&mut b, x, scale.ch(512), scale.n(2), big, 0.5);
+    let h4 = c3k2(&mut b, x, scale.ch(512), scale.n(2), forced, 0.5);
     let up = upsample(&mut b, h4);
     let x = b.concat(&[up, p3]);
-    let o3 = c3k2(&mut b, x, scale.ch(256), scale.n(2), big, 0.5);
+    let o3 = c3k2(&mut b, x, scale.ch(256), scale.n(2), forced, 0.5);
     let x = conv(&mut b, o3, scale.ch(256), 3, 2);
     let x = b.concat(&[x, h4]);
-    let o4 = c3k2(&mut b, x, scale.ch(512), scale.n(2), big, 0.5);
+    let o4 = c3k2(&mut b, x, scale.ch(512), scale.n(2), forced, 0.5);
     let x = conv(&mut b, o4, scale.ch(512), 3, 2);
     let x = b.concat(&[x, p5]);
     let o5 = c3k2(&mut b, x, scale.ch(1024), scale.n(2), true, 0.5);
