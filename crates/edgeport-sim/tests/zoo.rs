@@ -13,7 +13,7 @@ const PUBLISHED: &[(&str, Option<f64>, Option<f64>)] = &[
     ("mobilenet_v1_224", Some(0.569), Some(4.24)),
     // MobileNetV2 paper Table 4 (300 M), torchvision (3.50 M).
     ("mobilenet_v2_224", Some(0.300), Some(3.50)),
-    // MobileNetV3 paper Table 3.
+    // MobileNetV3 paper Table 3 (torchvision: 5.48 M / 2.54 M params).
     ("mobilenet_v3_large_224", Some(0.219), Some(5.4)),
     ("mobilenet_v3_small_224", Some(0.056), Some(2.5)),
     // torchvision ResNet-50 model card: 4.09 GFLOPS (MACs), 25.6 M params; the same weights at 299.
@@ -23,8 +23,8 @@ const PUBLISHED: &[(&str, Option<f64>, Option<f64>)] = &[
     ("efficientnet_b0_224", Some(0.39), Some(5.3)),
     ("efficientnet_lite0_224", Some(0.407), Some(4.7)),
     ("efficientnet_lite4_300", Some(2.64), Some(13.0)),
-    // TF-slim / Keras Inception-v4.
-    ("inception_v4_299", Some(12.3), Some(42.7)),
+    // Open Model Zoo googlenet-v4-tf (TF-slim checkpoint): 24.584 GFLOPs / 2, 42.648 M params.
+    ("inception_v4_299", Some(24.584 / 2.0), Some(42.648)),
     // MobileNet paper Table 13 (SSD 300 MobileNet).
     ("ssd_mobilenet_v1_300", Some(1.2), Some(6.8)),
     ("ssd_mobilenet_v1_075_300", None, None),

@@ -16,7 +16,8 @@ fn valid(b: &mut WorkloadBuilder, x: T, cout: usize, k: usize, stride: usize) ->
 
 /// Inception-v4 (Szegedy et al. 2016, arXiv:1602.07261, Figures 3-9; layer names and depths as
 /// in TF-slim `inception_v4.py`), 299x299, 1001 classes, no auxiliary head (inference).
-/// Published (TF-slim / Keras model tables): ~12.3 G mult-adds, 42.7 M params.
+/// Published (OpenVINO Open Model Zoo `googlenet-v4-tf`, the TF-slim checkpoint): 24.584 GFLOPs
+/// (= 12.29 G MACs), 42.648 M params.
 pub fn inception_v4(res: usize) -> Workload {
     let mut b = WorkloadBuilder::new(&format!("Inception-v4 {res}"));
     let x = b.input(&[3, res, res]);

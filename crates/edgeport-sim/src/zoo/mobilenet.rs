@@ -135,7 +135,9 @@ const V3_SMALL: [Bneck; 11] = [
 /// MobileNetV3 (torchvision layout, as AI Hub and Core ML export it): HardSwish stem, bneck
 /// blocks with SE (squeeze to `make_divisible(exp / 4)`, ReLU, HardSigmoid gate), a 1x1 conv to
 /// 960 / 576, global pool, 1280 / 1024 fully connected with HardSwish, 1000 classes.
-/// Published (paper Table 3 / torchvision): Large 219 M MAdds, 5.4 M params; Small 56 M, 2.5 M.
+/// Published (paper Table 3, final version; torchvision model cards, which count 5.48 M / 2.54 M
+/// params and 0.22 / 0.06 G MACs): Large 219 M MAdds, 5.4 M params; Small 56 M, 2.5 M. (The
+/// older TF-slim Small checkpoint, listed at 66 M / 2.9 M, has a different head.)
 pub fn mobilenet_v3(res: usize, large: bool) -> Workload {
     let name = if large { "MobileNetV3-Large" } else { "MobileNetV3-Small" };
     let mut b = WorkloadBuilder::new(&format!("{name} {res}"));
