@@ -75,6 +75,11 @@ struct CoremlArgs {
     /// Compute precision (Core ML default fp16).
     #[arg(long, value_parser = ["fp32", "fp16"])]
     precision: Option<String>,
+    /// With fp16: the ONNX nodes that stay float32, comma separated. `auto` (the default) keeps
+    /// layers with large weights (|w| >= 16) and everything upstream of them in fp32; `none`
+    /// gives pure fp16; node names (optionally with `auto`) choose them by hand.
+    #[arg(long = "fp32-ops", value_name = "auto|none|NODE,...", value_delimiter = ',')]
+    fp32_ops: Option<Vec<String>>,
     /// Model author (metadata).
     #[arg(long)]
     author: Option<String>,
@@ -162,6 +167,7 @@ fn options(args: &ModelArgs, target: Target, nhwc_io: bool) -> ConvertOptions {
 fn coreml_options(opts: &mut ConvertOptions, c: CoremlArgs) -> Result<(), EngineError> {
     opts.coreml_target = c.target.as_deref().map(str::parse).transpose()?;
     opts.precision = c.precision.as_deref().map(str::parse).transpose()?;
+    opts.fp32_ops = c.fp32_ops.map(|names| names.into_iter().filter(|n| n != "none" && !n.is_empty()).collect());
     opts.metadata = ModelMetadata {
         author: c.author,
         description: c.description,

@@ -7,13 +7,17 @@
 //! Types: float32 IR values compute in the chosen precision (fp16 by default), float16 stays
 //! fp16, int64 and int32 become int32 (MIL has no int64 tensors; constants must fit), bool
 //! stays bool. In fp16 precision each float32 model input is followed by a `cast` to fp16 and
-//! each float32 output is preceded by a `cast` to fp32, as coremltools does.
+//! each float32 output is preceded by a `cast` to fp32, as coremltools does. Nodes the
+//! mixed-precision rule keeps in float32 (`precision.rs`) read and write float32 values; where
+//! fp16 and fp32 nodes meet, one `cast` per value and type is emitted, before its first use.
 //!
 //! Names: model inputs and outputs keep their ONNX names made into MIL identifiers, as the
 //! Core ML compiler requires (`[A-Za-z_][A-Za-z0-9_]*`: other characters become `_`, a leading
 //! digit gets a `_` prefix, a leading `_` then gets `var` before it, reserved words get
 //! `_workaround`, duplicates a `_<n>` suffix); each renamed feature's description names its
 //! source (`output 'sigmoid_0.tmp_0' of the source model`).
+
+use std::collections::BTreeMap;
 
 use edgeport_ir::ops::{
     BinaryOp, Conv, ConvTranspose, CoordMode, LayerNorm, NearestMode, PadMode, Pool, PoolKind,
@@ -123,9 +127,13 @@ pub(crate) struct Lowered {
 /// Lower `g` into one MIL block.
 pub(crate) fn lower(g: &Graph, opts: &ExportOptions) -> Result<Lowered, CoremlError> {
     check_preconditions(g)?;
-    let compute = match opts.precision {
+    let base = match opts.precision {
         Precision::Fp16 => DataType::Float16,
         Precision::Fp32 => DataType::Float32,
+    };
+    let fp32 = match opts.precision {
+        Precision::Fp16 => crate::precision::fp32_nodes(g, &opts.fp32_ops)?,
+        Precision::Fp32 => vec![true; g.nodes.len()],
     };
     let n = g.values().len();
     let mut is_output = vec![false; n];
@@ -135,8 +143,11 @@ pub(crate) fn lower(g: &Graph, opts: &ExportOptions) -> Result<Lowered, CoremlEr
     let mut cx = Lower {
         g,
         mil: Mil::new(opts.target),
-        compute,
+        compute: base,
+        base,
+        fp32,
         vars: vec![None; n],
+        converted: BTreeMap::new(),
         poisoned: vec![false; n],
         names: vec![None; n],
         consumers: g.consumers(),
@@ -152,6 +163,7 @@ pub(crate) fn lower(g: &Graph, opts: &ExportOptions) -> Result<Lowered, CoremlEr
             continue;
         }
         let node = &g.nodes[idx];
+        cx.compute = cx.node_compute(idx);
         if node.inputs.iter().any(|i| cx.poisoned[i.0 as usize]) {
             cx.poison(node);
             continue;
@@ -247,10 +259,16 @@ fn io_dtype(d: DType, target: Target) -> Result<DataType, String> {
 struct Lower<'g> {
     g: &'g Graph,
     mil: Mil,
-    /// MIL type of float32 IR values.
+    /// MIL type of float32 IR values in the node being lowered.
     compute: DataType,
-    /// MIL value of each IR value, once defined.
+    /// The program's precision (MIL type of float32 IR values outside the fp32 nodes).
+    base: DataType,
+    /// Nodes that compute in float32 whatever the precision.
+    fp32: Vec<bool>,
+    /// MIL value of each IR value, once defined, in the type its producer gave it.
     vars: Vec<Option<Var>>,
+    /// The same values in another type: constants converted, others cast (emitted once).
+    converted: BTreeMap<(ValueId, DataType), Var>,
     /// Values downstream of an unsupported node.
     poisoned: Vec<bool>,
     /// Names reserved for IR values (graph outputs produced directly).
@@ -287,20 +305,13 @@ impl<'g> Lower<'g> {
                     continue;
                 }
             };
+            // Consumers that compute in another type cast it on first use.
             let name = self.mil.fresh_feature(&v.name);
-            let var = Var {
+            self.vars[i.0 as usize] = Some(Var {
                 name: name.clone(),
                 dtype: io,
                 shape: v.ty.shape.clone(),
-            };
-            let inner = self.mil_dtype(v.ty.dtype);
-            let var = if inner != io {
-                let cast_name = self.mil.fresh(&format!("{name}_to_{}", inner.mil_name()));
-                ops::cast::cast(&mut self.mil, &cast_name, &var, inner).map_err(hard)?
-            } else {
-                var
-            };
-            self.vars[i.0 as usize] = Some(var);
+            });
             features.push(Feature {
                 name,
                 source: v.name.clone(),
@@ -337,7 +348,8 @@ impl<'g> Lower<'g> {
                 }
             };
             let name = self.mil.fresh_feature(&v.name);
-            let direct = producers[o.0 as usize].is_some() && self.mil_dtype(v.ty.dtype) == io;
+            let direct = producers[o.0 as usize]
+                .is_some_and(|p| self.dtype_in(self.node_compute(p), v.ty.dtype) == io);
             if direct && self.names[o.0 as usize].is_none() {
                 self.names[o.0 as usize] = Some(name.clone());
             }
@@ -356,7 +368,11 @@ impl<'g> Lower<'g> {
 
     fn finish_outputs(&mut self, outputs: &[(ValueId, Feature)]) -> R {
         for (o, f) in outputs {
-            let var = self.var(*o)?;
+            // As its producer wrote it (a constant: in the program's type).
+            let var = match self.vars[o.0 as usize].clone() {
+                Some(v) => v,
+                None => self.operand(*o, self.dtype_in(self.base, self.ir_dtype(*o)))?,
+            };
             if var.name == f.name {
                 if var.dtype != f.dtype {
                     return Err(invalid(format!(
@@ -381,10 +397,24 @@ impl<'g> Lower<'g> {
         }
     }
 
-    /// MIL type of values of IR type `d`.
+    /// MIL type of float32 IR values in node `idx`.
+    fn node_compute(&self, idx: usize) -> DataType {
+        if self.fp32.get(idx).copied().unwrap_or(false) {
+            DataType::Float32
+        } else {
+            self.base
+        }
+    }
+
+    /// MIL type of values of IR type `d` in the node being lowered.
     fn mil_dtype(&self, d: DType) -> DataType {
+        self.dtype_in(self.compute, d)
+    }
+
+    /// MIL type of values of IR type `d` where float32 computes as `compute`.
+    fn dtype_in(&self, compute: DataType, d: DType) -> DataType {
         match d {
-            DType::F32 => self.compute,
+            DType::F32 => compute,
             DType::F16 => DataType::Float16,
             DType::I64 | DType::I32 => DataType::Int32,
             DType::Bool => DataType::Bool,
@@ -419,22 +449,13 @@ impl<'g> Lower<'g> {
             .ok_or_else(|| invalid(format!("node '{}' has no output", node.name)))
     }
 
-    /// The MIL value of IR value `id` (constants are emitted on first use).
+    /// The MIL value of IR value `id` in the type the node being lowered computes it in
+    /// (constants are emitted on first use, values of another float type cast).
     fn var(&mut self, id: ValueId) -> R<Var> {
-        if let Some(v) = &self.vars[id.0 as usize] {
-            return Ok(v.clone());
-        }
-        match self.constant(id) {
-            Some(t) => {
-                let dtype = self.mil_dtype(t.dtype());
-                let v = self.const_tensor(&self.g.value(id).name, t, dtype)?;
-                self.vars[id.0 as usize] = Some(v.clone());
-                Ok(v)
-            }
-            None => Err(invalid(format!(
-                "value '{}' is used before it is defined",
-                self.g.value(id).name
-            ))),
+        let want = self.mil_dtype(self.ir_dtype(id));
+        match &self.vars[id.0 as usize] {
+            Some(v) if !(v.dtype.is_float() && want.is_float()) => Ok(v.clone()),
+            _ => self.operand(id, want),
         }
     }
 
@@ -443,16 +464,40 @@ impl<'g> Lower<'g> {
         self.var(id)
     }
 
-    /// IR value `id` as a MIL value of type `dtype`: constants are converted, others cast.
+    /// IR value `id` as a MIL value of type `dtype`: constants are converted, others cast;
+    /// either is emitted once per value and type.
     fn operand(&mut self, id: ValueId, dtype: DataType) -> R<Var> {
-        if let Some(t) = self.constant(id)
-            && self.mil_dtype(t.dtype()) != dtype
+        if let Some(v) = &self.vars[id.0 as usize]
+            && v.dtype == dtype
         {
-            let name = format!("{}_{}", self.g.value(id).name, dtype.mil_name());
-            return self.const_tensor(&name, t, dtype);
+            return Ok(v.clone());
         }
-        let v = self.var(id)?;
-        self.cast_to(v, dtype)
+        if let Some(v) = self.converted.get(&(id, dtype)) {
+            return Ok(v.clone());
+        }
+        let v = match self.constant(id) {
+            // A constant in the program's own type keeps the value's name.
+            Some(t) if self.dtype_in(self.base, t.dtype()) == dtype => {
+                let v = self.const_tensor(&self.g.value(id).name, t, dtype)?;
+                self.vars[id.0 as usize] = Some(v.clone());
+                return Ok(v);
+            }
+            Some(t) => {
+                let name = format!("{}_{}", self.g.value(id).name, dtype.mil_name());
+                self.const_tensor(&name, t, dtype)?
+            }
+            None => {
+                let v = self.vars[id.0 as usize].clone().ok_or_else(|| {
+                    invalid(format!(
+                        "value '{}' is used before it is defined",
+                        self.g.value(id).name
+                    ))
+                })?;
+                self.cast_to(v, dtype)?
+            }
+        };
+        self.converted.insert((id, dtype), v.clone());
+        Ok(v)
     }
 
     /// A const op holding `t` converted to `dtype`.
@@ -990,6 +1035,7 @@ impl<'g> Lower<'g> {
         let mut target = out;
         let mut bias = None;
         if let Some((ci, c)) = self.sole_consumer(out)
+            && self.node_compute(ci) == self.compute
             && let (Op::Binary(BinaryOp::Add), [i0, i1], Some(&add_out)) =
                 (&c.op, c.inputs.as_slice(), c.outputs.first())
             && i0 != i1
@@ -1330,13 +1376,6 @@ impl<'g> Lower<'g> {
             return self.emit(node, |mil, name| ops::cast::identity(mil, name, &x));
         }
         self.emit(node, |mil, name| ops::cast::cast(mil, name, &x, dtype))
-    }
-}
-
-fn hard(f: Fail) -> CoremlError {
-    match f {
-        Fail::Hard(e) => e,
-        Fail::Unsupported(r) => CoremlError::Invalid(r),
     }
 }
 

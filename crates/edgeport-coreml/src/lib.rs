@@ -15,6 +15,7 @@
 //!   is unsupported) of every op, plus the interface (fp16 casts, model inputs/outputs).
 //! - `ops/<op>.rs`: one file per emitted MIL op (or tight family): its parameter names and
 //!   types and the first target that has it.
+//! - `precision.rs`: which nodes stay float32 in an fp16 program (the mixed-precision rule).
 //! - `package.rs`: `Manifest.json`, the file list and the deterministic zip.
 //!
 //! Invariants: output bytes are a pure function of the graph and the options (no HashMap
@@ -28,10 +29,12 @@ mod legalize;
 mod mil;
 mod ops;
 mod package;
+mod precision;
 pub mod proto;
 
 pub use blob::{BlobDType, BlobRecord, read_blobs};
 pub use package::{MODEL_PATH, Package, PackageFile, WEIGHT_FILE_REF, WEIGHTS_PATH};
+pub use precision::{Fp32Ops, LARGE_WEIGHT};
 
 use edgeport_ir::Graph;
 
@@ -106,9 +109,10 @@ impl std::fmt::Display for Target {
 /// Compute precision of float tensors inside the program.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Precision {
-    /// As coremltools does by default: float32 model inputs and outputs are kept, a `cast` to
-    /// fp16 follows each input and a `cast` back to fp32 precedes each output; every float
-    /// tensor and weight inside is fp16.
+    /// As coremltools does: float32 model inputs and outputs are kept, a `cast` to fp16 follows
+    /// each input and a `cast` back to fp32 precedes each output; float tensors and weights
+    /// inside are fp16, except in the nodes `ExportOptions::fp32_ops` selects (those compute in
+    /// fp32, with casts where fp16 and fp32 values meet).
     #[default]
     Fp16,
     /// Everything float32.
@@ -140,6 +144,8 @@ pub struct Metadata {
 pub struct ExportOptions {
     pub target: Target,
     pub precision: Precision,
+    /// Nodes that stay float32 when `precision` is fp16 (default: the automatic rule).
+    pub fp32_ops: Fp32Ops,
     pub metadata: Metadata,
     /// Base name of the package directory (`<name>.mlpackage`); sanitized for file systems.
     pub name: String,
@@ -150,6 +156,7 @@ impl Default for ExportOptions {
         ExportOptions {
             target: Target::default(),
             precision: Precision::default(),
+            fp32_ops: Fp32Ops::default(),
             metadata: Metadata::default(),
             name: "model".into(),
         }
@@ -169,6 +176,9 @@ pub enum CoremlError {
     /// The graph breaks a precondition of the exporter (for example an NHWC convolution).
     #[error("invalid graph for Core ML export: {0}")]
     Invalid(String),
+    /// An export option does not fit the graph (e.g. it names a node the model lacks).
+    #[error("{0}")]
+    BadOption(String),
     /// A size limit of the formats was exceeded.
     #[error("model too large for Core ML: {0}")]
     TooLarge(String),

@@ -64,6 +64,39 @@ impl std::str::FromStr for Precision {
     }
 }
 
+/// Keyword of `ConvertOptions::fp32_ops` that stands for the automatic rule.
+pub const FP32_OPS_AUTO: &str = "auto";
+
+/// `fp32_ops` only means something for an fp16 Core ML program.
+pub(crate) fn check_fp32_ops(opts: &ConvertOptions) -> Result<(), EngineError> {
+    if opts.fp32_ops.is_none() {
+        return Ok(());
+    }
+    if opts.target != crate::Target::Coreml {
+        return Err(EngineError::options("fp32_ops applies to the coreml target only"));
+    }
+    if opts.precision == Some(Precision::Fp32) {
+        return Err(EngineError::options(
+            "fp32_ops applies to precision fp16 (with fp32 every op is float32 already)",
+        ));
+    }
+    Ok(())
+}
+
+fn fp32_ops(names: Option<&[String]>) -> edgeport_coreml::Fp32Ops {
+    match names {
+        None => edgeport_coreml::Fp32Ops::default(),
+        Some(names) => edgeport_coreml::Fp32Ops {
+            auto: names.iter().any(|n| n == FP32_OPS_AUTO),
+            nodes: names
+                .iter()
+                .filter(|n| *n != FP32_OPS_AUTO)
+                .cloned()
+                .collect(),
+        },
+    }
+}
+
 /// Metadata written into the model (Core ML: `ModelDescription.metadata`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -105,6 +138,7 @@ pub(crate) fn export(
             Some(Precision::Fp32) => edgeport_coreml::Precision::Fp32,
             Some(Precision::Fp16) | None => edgeport_coreml::Precision::Fp16,
         },
+        fp32_ops: fp32_ops(opts.fp32_ops.as_deref()),
         metadata: edgeport_coreml::Metadata {
             author: m.author.clone().unwrap_or_default(),
             short_description: m.description.clone().unwrap_or_default(),
@@ -147,6 +181,9 @@ impl From<edgeport_coreml::CoremlError> for EngineError {
                     .map(|(name, op, reason)| crate::NodeRef { name, op, reason })
                     .collect(),
             },
+            edgeport_coreml::CoremlError::BadOption(_) => {
+                EngineError::new(ErrorCode::InvalidOptions, message)
+            }
             edgeport_coreml::CoremlError::TooLarge(_) => {
                 EngineError::new(ErrorCode::LimitExceeded, message)
             }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use coreml::{CoremlTarget, ModelMetadata, Precision, SOURCE_SHA256_KEY, VERSION_KEY};
+pub use coreml::{CoremlTarget, FP32_OPS_AUTO, ModelMetadata, Precision, SOURCE_SHA256_KEY, VERSION_KEY};
 pub use error::{EngineError, ErrorCode, NodeRef};
 pub use inspect::{InspectReport, NodeStats, TensorInfo};
 
@@ -64,6 +64,10 @@ pub struct ConvertOptions {
     pub coreml_target: Option<CoremlTarget>,
     /// Compute precision; default per format (Core ML fp16 as coremltools, TFLite fp32).
     pub precision: Option<Precision>,
+    /// Core ML fp16 only: nodes that stay float32. Absent: the automatic rule (large-weight
+    /// layers and everything upstream of them); otherwise ONNX node names, where `auto` adds
+    /// the automatic rule and an empty list means pure fp16.
+    pub fp32_ops: Option<Vec<String>>,
     /// Model metadata (author, description, version, license, user-defined keys); Core ML only.
     pub metadata: ModelMetadata,
 }
@@ -140,6 +144,7 @@ fn check_options(opts: &ConvertOptions) -> Result<(), EngineError> {
             return Err(EngineError::options(format!("precision fp16 is not supported for {}", opts.target.extension())));
         }
     }
+    coreml::check_fp32_ops(opts)?;
     if opts.target == Target::Coreml && opts.nhwc_io {
         return Err(EngineError::options("nhwc_io applies to the tflite target only (Core ML is channels-first)"));
     }

@@ -6,6 +6,7 @@
 
 mod errors;
 mod lowering;
+mod precision;
 mod structure;
 
 use std::path::{Path, PathBuf};
