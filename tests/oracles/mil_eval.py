@@ -14,7 +14,13 @@ file format facts in shared/design.md section 5, not from any converter's code:
 
 Precision: an op whose output is fp16 is computed in float32 from its (float16) inputs and its
 result is rounded to float16, as a device computing in half precision with float accumulators
-would. fp32 ops are computed in float32.
+would. fp32 ops are computed in float32. This is the faithful reading, not a pessimistic one:
+Core ML stores an fp16 program's tensors and weights in fp16 between ops (so every op's
+inputs and result carry fp16 rounding), while the GPU and the Neural Engine accumulate conv
+and matmul sums with at least fp16 operands and wider accumulators, which float32 accumulation
+models from above (no accumulation error is added). What it does not model is a runtime fusing
+several ops into one kernel and skipping the rounding between them: fusion differs per device
+and OS, and the MIL program promises none, so each op's declared fp16 output is rounded.
 
 Unsupported ops (and nested blocks) raise ``UnsupportedOp`` naming the op type.
 
