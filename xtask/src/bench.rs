@@ -1,5 +1,6 @@
 //! `cargo xtask bench convert`: whole-process ONNX -> TFLite conversion time of the release CLI
 //! for every fixture, optionally against onnx2tf, written into BENCHMARKS.md.
+//! `cargo xtask bench coreml` (in `bench_coreml.rs`): Core ML against coremltools from PyTorch.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -10,6 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
+use crate::bench_coreml;
 use crate::env::{self, Env};
 use crate::util::{self, median, run, stdout_of};
 
@@ -28,6 +30,9 @@ const END: &str = "<!-- bench:convert:end -->";
 pub enum BenchCmd {
     /// Time `edgeport convert --to tflite` on every tests/fixtures/*/model.onnx.
     Convert(ConvertArgs),
+    /// Time `edgeport convert --to coreml` on MobileNetV2 against coremltools converting the
+    /// same network from PyTorch (installed into its own venv if missing).
+    Coreml(bench_coreml::CoremlArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -52,13 +57,15 @@ pub struct ConvertArgs {
 pub fn cmd(env: &Env, which: &BenchCmd) -> Result<()> {
     match which {
         BenchCmd::Convert(args) => convert(env, args),
+        BenchCmd::Coreml(args) => bench_coreml::bench(env, args),
     }
 }
 
-struct Timing {
-    median: f64,
-    min: f64,
-    bytes: u64,
+pub(crate) struct Timing {
+    pub median: f64,
+    pub min: f64,
+    /// Size of the artifact (a file, or a directory's files together).
+    pub bytes: u64,
 }
 
 struct Row {
@@ -87,8 +94,8 @@ fn ensure_peers(env: &Env) -> Result<PathBuf> {
 }
 
 /// Runs `cmd` `runs` times (after `warmup` untimed runs), each time into a fresh `out_dir`;
-/// `artifact` names the file whose size is reported.
-fn time_runs(
+/// `artifact` names the file (or directory) whose size is reported.
+pub(crate) fn time_runs(
     mut make: impl FnMut(&Path) -> Command,
     runs: usize,
     warmup: usize,
@@ -111,7 +118,7 @@ fn time_runs(
             let reason = last_exception(log).map(|r| format!(": {r}")).unwrap_or_default();
             return Err(format!("{status}{reason}; log in {}", log.display()));
         }
-        if !artifact.is_file() {
+        if !artifact.exists() {
             return Err(format!("no {} written, log in {}", artifact.display(), log.display()));
         }
         eprintln!("    run {}: {secs:.3} s{}", i + 1, if i < warmup { " (warm-up)" } else { "" });
@@ -119,8 +126,19 @@ fn time_runs(
             times.push(secs);
         }
     }
-    let bytes = fs::metadata(artifact).map(|m| m.len()).unwrap_or(0);
+    let bytes = tree_size(artifact);
     Ok(Timing { median: median(&times), min: times.iter().copied().fold(f64::INFINITY, f64::min), bytes })
+}
+
+/// Size of a file, or of all files under a directory (0 where unreadable).
+pub(crate) fn tree_size(path: &Path) -> u64 {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => fs::read_dir(path)
+            .map(|rd| rd.flatten().map(|e| tree_size(&e.path())).sum())
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
 }
 
 /// The last `SomethingError: message` line of a log (a Python traceback's verdict).
@@ -245,7 +263,7 @@ fn write_peer_sample_data(onnx2tf: &Path, work: &Path) -> Result<()> {
     )))
 }
 
-fn machine_facts(env: &Env) -> String {
+pub(crate) fn machine_facts(env: &Env) -> String {
     let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
@@ -351,10 +369,15 @@ fn render(env: &Env, args: &ConvertArgs, rows: &[Row], command: &str, onnx2tf: O
 
 /// Replaces the marked section of BENCHMARKS.md, or appends it (creating the file's title).
 pub fn splice(old: &str, section: &str) -> String {
-    if let (Some(b), Some(e)) = (old.find(BEGIN), old.find(END))
+    splice_between(old, section, BEGIN, END)
+}
+
+/// `splice` for the section between the markers `begin` and `end`.
+pub(crate) fn splice_between(old: &str, section: &str, begin: &str, end: &str) -> String {
+    if let (Some(b), Some(e)) = (old.find(begin), old.find(end))
         && b < e
     {
-        let after = &old[e + END.len()..];
+        let after = &old[e + end.len()..];
         return format!("{}{}{}", &old[..b], section.trim_end(), after);
     }
     let mut out = if old.trim().is_empty() {

@@ -1,6 +1,7 @@
 //! `cargo xtask`: every automation command of the edgeport workspace.
 
 mod bench;
+mod bench_coreml;
 mod det;
 mod env;
 mod serve;
