@@ -12,9 +12,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::calibration::Calibration;
+use crate::calibration::{Calibration, GROUPS};
 use crate::profile::{Format, Precision, Profile, UnitKind};
-use crate::simulate::{Scenario, simulate};
+use crate::simulate::{Scenario, latency_ms};
 use crate::workload::Workload;
 use crate::{SimError, zoo};
 
@@ -163,97 +163,118 @@ impl<'a> Problem<'a> {
         let c = &self.cases[i];
         let p = self.profiles.get(&c.profile)?;
         let w = self.workloads.get(&c.workload)?;
-        simulate(w, p, &c.scenario, cal).ok().map(|r| r.latency_ms)
+        latency_ms(w, p, &c.scenario, cal).ok()
     }
 
-    /// The calibration keys case `i` depends on: (shared keys, device keys).
-    fn keys(&self, i: usize) -> (Vec<String>, Vec<String>) {
+    /// The calibration parameters case `i` depends on.
+    fn params(&self, i: usize) -> Vec<Param> {
         let c = &self.cases[i];
-        let mut shared = Vec::new();
-        let mut device = Vec::new();
-        if let Some(p) = self.profiles.get(&c.profile) {
-            if let Ok(path) = crate::simulate::choose_path(p, &c.scenario) {
-                let exec = crate::simulate::executed_precision(path, c.scenario.precision).unwrap_or(Precision::Fp32);
-                shared.push(Calibration::kind_key(path.unit, exec));
-                device.push(Calibration::device_key(&p.id, path.unit));
-                if path.unit != UnitKind::Cpu && path.fallback.is_some() {
-                    let cpu_exec = path
-                        .fallback
-                        .as_deref()
-                        .and_then(|f| p.path(f))
-                        .and_then(|f| crate::simulate::executed_precision(f, c.scenario.precision))
-                        .unwrap_or(Precision::Fp32);
-                    shared.push(Calibration::kind_key(UnitKind::Cpu, cpu_exec));
-                    device.push(Calibration::device_key(&p.id, UnitKind::Cpu));
-                }
+        let mut out = Vec::new();
+        let Some(p) = self.profiles.get(&c.profile) else { return out };
+        let Ok(path) = crate::simulate::choose_path(p, &c.scenario) else { return out };
+        let mut units = vec![(path.unit, crate::simulate::executed_precision(path, c.scenario.precision))];
+        if path.unit != UnitKind::Cpu {
+            if let Some(f) = path.fallback.as_deref().and_then(|f| p.path(f)) {
+                units.push((UnitKind::Cpu, crate::simulate::executed_precision(f, c.scenario.precision)));
             }
         }
-        (shared, device)
+        for (unit, exec) in units {
+            out.push(Param::Kind(Calibration::kind_key(unit, exec.unwrap_or(Precision::Fp32))));
+            out.push(Param::Device(Calibration::device_key(&p.id, unit)));
+            out.push(Param::Overhead(unit.name().to_string()));
+            for g in 0..GROUPS.len() {
+                out.push(Param::Class(Calibration::class_key(unit, g)));
+            }
+        }
+        out
     }
 }
 
-/// Squared log error of the cases in `rows` plus the device ridge.
-fn objective(problem: &Problem, rows: &[usize], cal: &Calibration) -> f64 {
-    let err: f64 = rows
-        .iter()
+/// One fitted number of a [`Calibration`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Param {
+    Kind(String),
+    Device(String),
+    Class(String),
+    Overhead(String),
+}
+
+impl Param {
+    fn map<'c>(&self, cal: &'c mut Calibration) -> (&'c mut BTreeMap<String, f64>, &str) {
+        match self {
+            Param::Kind(k) => (&mut cal.kind, k),
+            Param::Device(k) => (&mut cal.device, k),
+            Param::Class(k) => (&mut cal.class, k),
+            Param::Overhead(k) => (&mut cal.overhead, k),
+        }
+    }
+
+    fn set(&self, cal: &mut Calibration, v: f64) {
+        let (m, k) = self.map(cal);
+        m.insert(k.to_string(), v);
+    }
+
+    /// Ridge weight on the parameter's log: shared per-(unit, precision) factors are free;
+    /// device, op-group and overhead factors stay near 1 unless many rows agree.
+    fn ridge(&self) -> f64 {
+        match self {
+            Param::Kind(_) => 0.0,
+            Param::Device(_) => DEVICE_RIDGE,
+            Param::Class(_) | Param::Overhead(_) => SHARED_RIDGE,
+        }
+    }
+}
+
+/// Ridge weight of the op-group and fixed-cost factors.
+pub const SHARED_RIDGE: f64 = 1.0;
+
+fn sq_log_error(problem: &Problem, rows: &[usize], cal: &Calibration) -> f64 {
+    rows.iter()
         .map(|&i| match problem.predict(i, cal) {
             Some(p) if p > 0.0 => (p / problem.cases[i].row.latency_ms).ln().powi(2),
             _ => 100.0,
         })
-        .sum();
-    let ridge: f64 = cal.device.values().map(|v| v.ln().powi(2)).sum::<f64>() * DEVICE_RIDGE;
-    err + ridge
+        .sum()
 }
 
 /// Fits the factors on the cases `rows` (indices into `problem.cases`).
 pub fn fit(problem: &Problem, rows: &[usize]) -> Calibration {
+    fit_from(problem, rows, None, 4)
+}
+
+/// [`fit`] starting from `start` (its factors for parameters the rows use) for `sweeps` rounds.
+pub fn fit_from(problem: &Problem, rows: &[usize], start: Option<&Calibration>, sweeps: usize) -> Calibration {
     let mut cal = Calibration::default();
-    let mut shared_keys = std::collections::BTreeSet::new();
-    let mut device_keys = std::collections::BTreeSet::new();
-    let mut rows_of: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut rows_of: BTreeMap<Param, Vec<usize>> = BTreeMap::new();
     for &i in rows {
-        let (s, d) = problem.keys(i);
-        for k in s.iter().chain(&d) {
-            rows_of.entry(k.clone()).or_default().push(i);
+        for k in problem.params(i) {
+            rows_of.entry(k).or_default().push(i);
         }
-        shared_keys.extend(s);
-        device_keys.extend(d);
     }
-    for k in &shared_keys {
-        cal.kind.insert(k.clone(), 1.0);
+    for k in rows_of.keys() {
+        let initial = start.map_or(1.0, |s| {
+            let mut s = s.clone();
+            let (m, key) = k.map(&mut s);
+            m.get(key).copied().unwrap_or(1.0)
+        });
+        k.set(&mut cal, initial);
     }
-    for k in &device_keys {
-        cal.device.insert(k.clone(), 1.0);
-    }
-    for _sweep in 0..4 {
-        for k in &shared_keys {
-            let affected = &rows_of[k];
+    // Shared throughput factors first (they carry most of the signal), then the rest.
+    let order: Vec<&Param> =
+        rows_of.keys().filter(|k| matches!(k, Param::Kind(_))).chain(rows_of.keys().filter(|k| !matches!(k, Param::Kind(_)))).collect();
+    for _sweep in 0..sweeps {
+        for k in &order {
+            let affected = &rows_of[*k];
+            let ridge = k.ridge();
+            let mut trial = cal.clone();
             let best = golden(|x| {
-                let mut c = cal.clone();
-                c.kind.insert(k.clone(), x.exp());
-                objective(problem, affected, &c)
+                k.set(&mut trial, x.exp());
+                sq_log_error(problem, affected, &trial) + ridge * x * x
             });
-            cal.kind.insert(k.clone(), best.exp());
-        }
-        for k in &device_keys {
-            let affected = &rows_of[k];
-            let best = golden(|x| {
-                let mut c = cal.clone();
-                c.device.insert(k.clone(), x.exp());
-                // Only this key's ridge term changes; the others are constant here.
-                let base: f64 = affected
-                    .iter()
-                    .map(|&i| match problem.predict(i, &c) {
-                        Some(p) if p > 0.0 => (p / problem.cases[i].row.latency_ms).ln().powi(2),
-                        _ => 100.0,
-                    })
-                    .sum();
-                base + DEVICE_RIDGE * x * x
-            });
-            cal.device.insert(k.clone(), best.exp());
+            k.set(&mut cal, best.exp());
         }
     }
-    for v in cal.kind.values_mut().chain(cal.device.values_mut()) {
+    for v in cal.kind.values_mut().chain(cal.device.values_mut()).chain(cal.class.values_mut()).chain(cal.overhead.values_mut()) {
         *v = round_sig(*v, 4);
     }
     cal
@@ -266,7 +287,7 @@ fn golden(mut f: impl FnMut(f64) -> f64) -> f64 {
     let mut c = b - r * (b - a);
     let mut d = a + r * (b - a);
     let (mut fc, mut fd) = (f(c), f(d));
-    for _ in 0..40 {
+    for _ in 0..28 {
         if fc < fd {
             b = d;
             d = c;
@@ -315,6 +336,17 @@ pub fn score(pairs: &[(f64, f64)]) -> Score {
 /// Predictions of every case with `cal`: (case index, predicted ms).
 pub fn predictions(problem: &Problem, cal: &Calibration) -> Vec<(usize, Option<f64>)> {
     (0..problem.cases.len()).map(|i| (i, problem.predict(i, cal))).collect()
+}
+
+/// Leave-one-row-out: each row predicted from a fit on all the other rows (started from the
+/// full fit `full`, so two rounds converge).
+pub fn leave_one_row_out(problem: &Problem, full: &Calibration) -> Vec<(usize, Option<f64>)> {
+    (0..problem.cases.len())
+        .map(|i| {
+            let train: Vec<usize> = (0..problem.cases.len()).filter(|&j| j != i).collect();
+            (i, problem.predict(i, &fit_from(problem, &train, Some(full), 2)))
+        })
+        .collect()
 }
 
 /// Leave-one-device-out: each device's rows predicted from a fit on the other devices.

@@ -3,6 +3,7 @@
 //! (bytes moved over the unit's bandwidth), both scaled by the calibrated factor, plus the unit's
 //! fixed cost per dispatched op.
 
+use crate::calibration::{Scale, group_of};
 use crate::profile::{Precision, Unit, UnitKind};
 use crate::workload::{Layer, OpClass};
 
@@ -49,8 +50,8 @@ pub struct Encoding {
     pub weight_bytes: f64,
 }
 
-/// Time of one layer on `unit`, seconds. `factor` is the calibrated throughput multiplier.
-pub fn layer_seconds(layer: &Layer, input_elems: u64, unit: &Unit, enc: Encoding, factor: f64, weights_cached: bool) -> f64 {
+/// Time of one layer on `unit`, seconds, with the calibrated `scale` applied.
+pub fn layer_seconds(layer: &Layer, input_elems: u64, unit: &Unit, enc: Encoding, scale: &Scale, weights_cached: bool) -> f64 {
     if layer.class == OpClass::Free {
         return 0.0;
     }
@@ -61,12 +62,13 @@ pub fn layer_seconds(layer: &Layer, input_elems: u64, unit: &Unit, enc: Encoding
         .or(unit.peak_gflops.fp16)
         .unwrap_or(1.0)
         * 1e9;
-    let eff = unit.efficiency.get(&layer.class).copied().unwrap_or_else(|| default_efficiency(unit.kind, layer.class));
+    let eff = unit.efficiency.get(&layer.class).copied().unwrap_or_else(|| default_efficiency(unit.kind, layer.class))
+        * scale.group[group_of(layer.class)];
     let compute = layer.flops as f64 / (peak * eff);
     let weight_bytes = if weights_cached { 0.0 } else { layer.weight_elems as f64 * enc.weight_bytes };
     let bytes = (input_elems + layer.output_elems) as f64 * enc.act_bytes + weight_bytes;
     let memory = bytes / (unit.bandwidth_gbps * 1e9);
-    compute.max(memory) / factor.max(1e-6) + unit.dispatch_us * 1e-6
+    compute.max(memory) / scale.throughput.max(1e-6) + unit.dispatch_us * 1e-6 * scale.overhead
 }
 
 /// Time to move `bytes` between the CPU and `unit` (a partition boundary), seconds.

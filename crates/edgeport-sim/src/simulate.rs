@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::calibration::Calibration;
+use crate::calibration::{Calibration, Scale};
 use crate::cost::{self, Encoding};
 use crate::profile::{Format, Precision, Profile, RuntimePath, Unit, UnitKind};
 use crate::workload::{Layer, OpClass, Operand, Workload};
@@ -71,6 +71,21 @@ pub struct SimResult {
 
 /// Simulates `workload` on `profile` for `scenario`.
 pub fn simulate(workload: &Workload, profile: &Profile, scenario: &Scenario, cal: &Calibration) -> Result<SimResult, SimError> {
+    simulate_with(workload, profile, scenario, cal, true)
+}
+
+/// Only the total latency, ms: no per-layer placement or warnings (the calibration's inner loop).
+pub fn latency_ms(workload: &Workload, profile: &Profile, scenario: &Scenario, cal: &Calibration) -> Result<f64, SimError> {
+    simulate_with(workload, profile, scenario, cal, false).map(|r| r.latency_ms)
+}
+
+fn simulate_with(
+    workload: &Workload,
+    profile: &Profile,
+    scenario: &Scenario,
+    cal: &Calibration,
+    detail: bool,
+) -> Result<SimResult, SimError> {
     let err = |message: String| SimError::Scenario { profile: profile.id.clone(), message };
     let path = choose_path(profile, scenario).map_err(err)?;
     let unit = profile.unit(path.unit).ok_or_else(|| err(format!("no {} unit", path.unit.name())))?;
@@ -91,17 +106,22 @@ pub fn simulate(workload: &Workload, profile: &Profile, scenario: &Scenario, cal
         return Err(err(format!("{} cannot run {} and has no fallback", path.name, describe_counts(&ops))));
     }
 
-    let on_unit = |i: usize| accepted[i];
     let sides = Sides {
         unit,
         cpu,
         unit_enc: encoding(executed, scenario),
         cpu_enc: encoding(fb_precision.unwrap_or(executed), scenario),
-        unit_factor: cal.factor(&profile.id, unit.kind, executed) * path.speed.unwrap_or(1.0),
-        cpu_factor: cal.factor(&profile.id, UnitKind::Cpu, fb_precision.unwrap_or(executed))
-            * fallback.and_then(|f| f.speed).unwrap_or(1.0),
+        unit_scale: cal.scale(&profile.id, unit.kind, executed, path.speed.unwrap_or(1.0)),
+        cpu_scale: cal.scale(
+            &profile.id,
+            UnitKind::Cpu,
+            fb_precision.unwrap_or(executed),
+            fallback.and_then(|f| f.speed).unwrap_or(1.0),
+        ),
     };
-    let run = run_placed(workload, &on_unit, &sides);
+    let mut placed = accepted.clone();
+    let declined = if unit.kind != UnitKind::Cpu { decline_unprofitable(workload, &mut placed, &sides) } else { 0 };
+    let run = run_placed(workload, &|i| placed[i], &sides, detail);
 
     let mut result = SimResult {
         profile: profile.id.clone(),
@@ -118,16 +138,16 @@ pub fn simulate(workload: &Workload, profile: &Profile, scenario: &Scenario, cal
         overhead_ms: run.overhead_ms,
         peak_memory_bytes: peak_memory(workload, sides.unit_enc),
         model_size_bytes: (workload.weight_elems() as f64 * stored_weight_bytes(scenario)).round() as u64,
-        layers_on_unit: accepted.iter().enumerate().filter(|&(i, ok)| *ok && workload.layers[i].class != OpClass::Free).count(),
-        layers_on_fallback: rejected.len(),
+        layers_on_unit: placed.iter().enumerate().filter(|&(i, ok)| *ok && workload.layers[i].class != OpClass::Free).count(),
+        layers_on_fallback: placed.iter().enumerate().filter(|&(i, ok)| !*ok && workload.layers[i].class != OpClass::Free).count(),
         partitions: run.partitions,
         fallback_ops: count_ops(rejected.iter().copied()),
         all_on_unit_ms: None,
         warnings: Vec::new(),
         placement: run.placement,
     };
-    if !rejected.is_empty() && unit.kind != UnitKind::Cpu {
-        let all = run_placed(workload, &|_| true, &sides);
+    if detail && !rejected.is_empty() && unit.kind != UnitKind::Cpu {
+        let all = run_placed(workload, &|_| true, &sides, false);
         let all_ms = all.compute_ms + all.transfer_ms + all.overhead_ms;
         result.all_on_unit_ms = Some(all_ms);
         result.warnings.push(format!(
@@ -138,6 +158,14 @@ pub fn simulate(workload: &Workload, profile: &Profile, scenario: &Scenario, cal
             describe_counts(&result.fallback_ops),
             result.latency_ms / all_ms.max(1e-9),
             unit.kind.name().to_uppercase(),
+        ));
+    }
+    if detail && declined > 0 {
+        result.warnings.push(format!(
+            "{declined} partition{} the {} could take stay{} on the CPU: moving the tensors would cost more than it saves",
+            if declined == 1 { "" } else { "s" },
+            path.name,
+            if declined == 1 { "s" } else { "" },
         ));
     }
     if executed != scenario.precision {
@@ -241,8 +269,8 @@ struct Sides<'a> {
     cpu: &'a Unit,
     unit_enc: Encoding,
     cpu_enc: Encoding,
-    unit_factor: f64,
-    cpu_factor: f64,
+    unit_scale: Scale,
+    cpu_scale: Scale,
 }
 
 struct Run {
@@ -253,7 +281,8 @@ struct Run {
     placement: Vec<Placement>,
 }
 
-fn run_placed(w: &Workload, on_unit: &dyn Fn(usize) -> bool, s: &Sides) -> Run {
+fn run_placed(w: &Workload, on_unit: &dyn Fn(usize) -> bool, s: &Sides, record: bool) -> Run {
+    let weight_elems = w.weight_elems() as f64;
     let same = s.unit.kind == UnitKind::Cpu;
     let mut compute = 0.0;
     let mut transfer = 0.0;
@@ -264,10 +293,10 @@ fn run_placed(w: &Workload, on_unit: &dyn Fn(usize) -> bool, s: &Sides) -> Run {
     let mut copied: std::collections::BTreeSet<(usize, bool)> = std::collections::BTreeSet::new();
     for (i, layer) in w.layers.iter().enumerate() {
         let here = same || on_unit(i);
-        let (unit, enc, factor) = if here { (s.unit, s.unit_enc, s.unit_factor) } else { (s.cpu, s.cpu_enc, s.cpu_factor) };
+        let (unit, enc, scale) = if here { (s.unit, s.unit_enc, &s.unit_scale) } else { (s.cpu, s.cpu_enc, &s.cpu_scale) };
         let input_elems = layer.input_elems(&w.layers);
-        let cached = unit.weight_cache_mb.is_some_and(|mb| w.weight_elems() as f64 * enc.weight_bytes <= mb * 1e6);
-        let t = cost::layer_seconds(layer, input_elems, unit, enc, factor, cached);
+        let cached = unit.weight_cache_mb.is_some_and(|mb| weight_elems * enc.weight_bytes <= mb * 1e6);
+        let t = cost::layer_seconds(layer, input_elems, unit, enc, scale, cached);
         if !same {
             for op in &layer.inputs {
                 let bytes = match *op {
@@ -295,6 +324,9 @@ fn run_placed(w: &Workload, on_unit: &dyn Fn(usize) -> bool, s: &Sides) -> Run {
             }
         }
         compute += t;
+        if !record {
+            continue;
+        }
         placement.push(Placement {
             layer: layer.name.clone(),
             op: layer.op.clone(),
@@ -309,7 +341,8 @@ fn run_placed(w: &Workload, on_unit: &dyn Fn(usize) -> bool, s: &Sides) -> Run {
     if same {
         partitions = 1;
     }
-    let overhead = s.cpu.invoke_us * 1e-6 + if same { 0.0 } else { partitions as f64 * s.unit.invoke_us * 1e-6 };
+    let overhead = s.cpu.invoke_us * 1e-6 * s.cpu_scale.overhead
+        + if same { 0.0 } else { partitions as f64 * s.unit.invoke_us * 1e-6 * s.unit_scale.overhead };
     Run { compute_ms: compute * 1e3, transfer_ms: transfer * 1e3, overhead_ms: overhead * 1e3, partitions, placement }
 }
 
@@ -324,6 +357,45 @@ fn encoding(compute: Precision, s: &Scenario) -> Encoding {
 /// Bytes per weight in the artifact file.
 fn stored_weight_bytes(s: &Scenario) -> f64 {
     s.weight_bits.map_or(s.precision.bytes(), |b| f64::from(b) / 8.0)
+}
+
+/// Runs of delegated layers (partitions) whose delegation makes the whole slower go back to the
+/// CPU, as runtimes with a cost model do (Core ML, QNN) and as users of the others do by hand.
+/// Returns how many partitions were declined.
+fn decline_unprofitable(w: &Workload, placed: &mut [bool], s: &Sides) -> usize {
+    let total = |p: &[bool]| {
+        let r = run_placed(w, &|i| p[i], s, false);
+        r.compute_ms + r.transfer_ms + r.overhead_ms
+    };
+    let mut partitions: Vec<(usize, usize)> = Vec::new();
+    let mut start: Option<usize> = None;
+    for (i, l) in w.layers.iter().enumerate() {
+        let on = placed[i];
+        match (on, start) {
+            (true, None) => start = Some(i),
+            (false, Some(a)) if l.class != OpClass::Free => {
+                partitions.push((a, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(a) = start {
+        partitions.push((a, w.layers.len()));
+    }
+    let mut best = total(placed);
+    let mut declined = 0;
+    for (a, b) in partitions {
+        let mut trial = placed.to_vec();
+        trial[a..b].iter_mut().for_each(|x| *x = false);
+        let t = total(&trial);
+        if t < best {
+            best = t;
+            placed.copy_from_slice(&trial);
+            declined += 1;
+        }
+    }
+    declined
 }
 
 /// Weights plus the largest set of activations alive at once (each freed after its last reader).
