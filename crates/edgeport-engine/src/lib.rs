@@ -5,6 +5,7 @@ mod coreml;
 mod error;
 mod inspect;
 pub mod simulate;
+mod verify;
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 pub use coreml::{CoremlTarget, FP32_OPS_AUTO, ModelMetadata, Precision, SOURCE_SHA256_KEY, VERSION_KEY};
 pub use error::{EngineError, ErrorCode, NodeRef};
 pub use inspect::{InspectReport, NodeStats, TensorInfo};
+pub use verify::{Verified, verify};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
