@@ -1,124 +1,53 @@
-//! Browser bindings of edgeport: thin wasm-bindgen wrappers over `edgeport-engine`.
+//! edgeport in the browser, over `edgeport-engine` only.
 //!
-//! Every function takes the model bytes and an options JSON string
-//! (`{"to":"tflite","nhwc_io":false,"input_shapes":{"x":[1,3,224,224]}}`; an empty string means
-//! the defaults). Failures are thrown as a JSON string `{"code":..,"message":..,"nodes":[..]}`,
-//! the same shape the engine serializes everywhere else.
+//! - [`bindings`] (feature `bindings`, on by default): wasm-bindgen exports `inspect`, `convert`,
+//!   `version` for `tests/wasm/determinism.mjs`. Every function takes the model bytes and an
+//!   options JSON string (`{"to":"tflite","nhwc_io":false,"input_shapes":{"x":[1,3,224,224]}}`; an
+//!   empty string means the defaults). Failures are thrown as a JSON string
+//!   `{"code":..,"message":..,"nodes":[..]}`, the same shape the engine serializes everywhere else.
+//! - [`protocol`]: the messages between the playground page and its Web Worker.
+//! - [`engine_worker`] (feature `engine`): what the worker does with a request (plain Rust,
+//!   tested natively).
+//! - [`app`]: the playground's yew components (the page side; never calls the engine).
 //!
-//! The plain-Rust halves (`inspect_json`, `convert_bytes`) carry all the logic so they can be
-//! tested natively; the `#[wasm_bindgen]` functions only move values across the JS boundary.
+//! The plain-Rust halves (`inspect_json`, `convert_bytes`) carry the bindings' logic so they can
+//! be tested natively; the `#[wasm_bindgen]` functions only move values across the JS boundary.
 
-use edgeport_engine::{ConvertOptions, EngineError};
-use serde_json::{Value, json};
-use wasm_bindgen::prelude::*;
+pub mod app;
+#[cfg(feature = "engine")]
+pub mod engine_worker;
+#[cfg(feature = "engine")]
+mod json;
+pub mod protocol;
 
-/// Installs the panic hook so a panic shows its message in the browser console.
-#[wasm_bindgen(start)]
-pub fn start() {
-    console_error_panic_hook::set_once();
-}
+#[cfg(feature = "engine")]
+pub use json::{convert_bytes, error_json, inspect_json, parse_options};
 
-/// The crate version, for the page footer.
-#[wasm_bindgen]
-pub fn version() -> String {
-    env!("CARGO_PKG_VERSION").to_owned()
-}
+#[cfg(feature = "bindings")]
+pub mod bindings {
+    use wasm_bindgen::prelude::*;
 
-/// The inspect report (JSON) of an ONNX model.
-#[wasm_bindgen]
-pub fn inspect(model: &[u8], options_json: &str) -> Result<String, JsValue> {
-    inspect_json(model, options_json).map_err(|e| JsValue::from_str(&e))
-}
-
-/// Converts an ONNX model; returns the artifact's bytes (a `Uint8Array` in JS).
-#[wasm_bindgen]
-pub fn convert(model: &[u8], options_json: &str) -> Result<Vec<u8>, JsValue> {
-    convert_bytes(model, options_json).map_err(|e| JsValue::from_str(&e))
-}
-
-/// Parses the options JSON; an empty or blank string gives the defaults.
-pub fn parse_options(options_json: &str) -> Result<ConvertOptions, String> {
-    if options_json.trim().is_empty() {
-        return Ok(ConvertOptions::default());
-    }
-    serde_json::from_str(options_json).map_err(|e| {
-        json!({ "code": "invalid_options", "message": format!("options: {e}"), "nodes": [] }).to_string()
-    })
-}
-
-pub fn inspect_json(model: &[u8], options_json: &str) -> Result<String, String> {
-    let opts = parse_options(options_json)?;
-    let report = edgeport_engine::inspect(model, &opts).map_err(|e| error_json(&e))?;
-    serde_json::to_string(&report).map_err(|e| internal(&e))
-}
-
-pub fn convert_bytes(model: &[u8], options_json: &str) -> Result<Vec<u8>, String> {
-    let opts = parse_options(options_json)?;
-    let artifact = edgeport_engine::convert(model, &opts, &mut |_| {}).map_err(|e| error_json(&e))?;
-    Ok(artifact.bytes)
-}
-
-/// The engine error as JSON, always with `code`, `message` and `nodes`.
-pub fn error_json(err: &EngineError) -> String {
-    let mut v = serde_json::to_value(err).unwrap_or(Value::Null);
-    if !v.is_object() {
-        v = json!({ "detail": v });
-    }
-    if let Some(obj) = v.as_object_mut() {
-        obj.entry("code").or_insert_with(|| Value::from(err.code()));
-        obj.entry("message").or_insert_with(|| Value::from(err.to_string()));
-        obj.entry("nodes").or_insert_with(|| json!([]));
-    }
-    v.to_string()
-}
-
-fn internal(e: &dyn std::fmt::Display) -> String {
-    json!({ "code": "internal", "message": e.to_string(), "nodes": [] }).to_string()
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-    use std::path::PathBuf;
-
-    fn fixture(name: &str) -> Option<Vec<u8>> {
-        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name).join("model.onnx");
-        std::fs::read(p).ok()
+    /// Installs the panic hook so a panic shows its message in the browser console.
+    #[wasm_bindgen(start)]
+    pub fn start() {
+        console_error_panic_hook::set_once();
     }
 
-    fn err_obj(e: &str) -> Value {
-        serde_json::from_str(e).unwrap_or_else(|x| panic!("error is not JSON ({x}): {e}"))
+    /// The crate version, for the page footer.
+    #[wasm_bindgen]
+    pub fn version() -> String {
+        env!("CARGO_PKG_VERSION").to_owned()
     }
 
-    #[test]
-    fn options_parse() {
-        assert!(parse_options("").is_ok());
-        let o = parse_options(r#"{"to":"tflite","nhwc_io":true,"input_shapes":{"x":[1,3,224,224]}}"#).unwrap();
-        assert!(o.nhwc_io);
-        assert_eq!(o.input_shapes["x"], vec![1, 3, 224, 224]);
-        let e = err_obj(&parse_options("{not json").unwrap_err());
-        assert_eq!(e["code"], "invalid_options");
-        assert!(e["nodes"].is_array());
+    /// The inspect report (JSON) of an ONNX model.
+    #[wasm_bindgen]
+    pub fn inspect(model: &[u8], options_json: &str) -> Result<String, JsValue> {
+        super::inspect_json(model, options_json).map_err(|e| JsValue::from_str(&e))
     }
 
-    #[test]
-    fn garbage_is_a_json_error() {
-        let e = err_obj(&convert_bytes(b"definitely not onnx", "").unwrap_err());
-        assert!(e["code"].as_str().is_some_and(|c| !c.is_empty()), "{e}");
-        assert!(e["message"].is_string() && e["nodes"].is_array(), "{e}");
-        let e = err_obj(&inspect_json(&[], "").unwrap_err());
-        assert!(e["code"].is_string(), "{e}");
-    }
-
-    #[test]
-    fn converts_a_fixture_like_the_engine() {
-        let Some(model) = fixture("mlp_gelu") else { return };
-        let bytes = convert_bytes(&model, r#"{"to":"tflite"}"#).unwrap();
-        assert_eq!(&bytes[4..8], b"TFL3");
-        let direct = edgeport_engine::convert(&model, &ConvertOptions::default(), &mut |_| {}).unwrap();
-        assert_eq!(bytes, direct.bytes);
-        let report: Value = serde_json::from_str(&inspect_json(&model, "").unwrap()).unwrap();
-        assert!(report["inputs"].is_array(), "{report}");
+    /// Converts an ONNX model; returns the artifact's bytes (a `Uint8Array` in JS).
+    #[wasm_bindgen]
+    pub fn convert(model: &[u8], options_json: &str) -> Result<Vec<u8>, JsValue> {
+        super::convert_bytes(model, options_json).map_err(|e| JsValue::from_str(&e))
     }
 }

@@ -1,0 +1,73 @@
+//! Number formatting for people: sizes, counts, shapes.
+
+/// `2.54 MiB (2,661,740 bytes)`-style sizes, short form only.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = UNITS[0];
+    for u in &UNITS[1..] {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    format!("{v:.prec$} {unit}", prec = if v < 10.0 { 2 } else { 1 })
+}
+
+/// `1,234,567`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `665.4 K`, `90.90 M`, `1.21 G`.
+pub fn count(n: u64) -> String {
+    let f = n as f64;
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1} K", f / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.2} M", f / 1e6),
+        _ => format!("{:.2} G", f / 1e9),
+    }
+}
+
+/// `[1, 3, 224, 224]`.
+pub fn shape(dims: &[usize]) -> String {
+    let inner: Vec<String> = dims.iter().map(usize::to_string).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+/// `x=1,3,224,224` for the input-shape field.
+pub fn shape_arg(name: &str, dims: &[usize]) -> String {
+    let inner: Vec<String> = dims.iter().map(usize::to_string).collect();
+    format!("{name}={}", inner.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(2_661_740), "2.54 MiB");
+        assert_eq!(bytes(20 * 1024 * 1024), "20.0 MiB");
+        assert_eq!(grouped(2_661_740), "2,661,740");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(count(665_400), "665.4 K");
+        assert_eq!(count(90_900_000), "90.90 M");
+        assert_eq!(shape(&[1, 3, 224, 224]), "[1, 3, 224, 224]");
+        assert_eq!(shape_arg("x", &[1, 16]), "x=1,16");
+    }
+}

@@ -1,0 +1,453 @@
+//! The playground app: the page's state and its transitions. Rendering lives in [`view`], the
+//! worker connection in [`bridge`]. The page never runs the engine itself; every inspect and
+//! convert goes to the worker, so a long conversion cannot freeze it and Cancel can kill it.
+
+mod bridge;
+pub mod format;
+mod view;
+
+use js_sys::Uint8Array;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use yew::prelude::*;
+
+use crate::protocol::{ErrorInfo, Format, Ios, Options, Precision, Reply, Request, StageName, Summary, parse_shapes};
+use bridge::{EngineBridge, Incoming};
+
+/// The sample model, copied into the site by trunk (static/index.html) and fetched only when
+/// the sample button is pressed.
+const SAMPLE_URL: &str = "./sample/model.onnx";
+const SAMPLE_NAME: &str = "mobilenetv2.onnx";
+
+/// A model the user gave us; the bytes stay in JS memory and are copied to the worker per request.
+#[derive(Clone)]
+pub struct Model {
+    pub name: String,
+    pub size: u64,
+    bytes: Uint8Array,
+}
+
+impl Model {
+    /// File name stem for the artifact: `mobilenetv2.onnx` -> `mobilenetv2`.
+    fn stem(&self) -> String {
+        let stem = self.name.strip_suffix(".onnx").or_else(|| self.name.strip_suffix(".ONNX")).unwrap_or(&self.name);
+        let clean: String = stem.chars().filter(|c| !c.is_control() && !"/\\:*?\"<>|".contains(*c)).collect();
+        if clean.trim().is_empty() { "model".into() } else { clean }
+    }
+}
+
+/// The choices under "Target".
+#[derive(Clone, PartialEq)]
+pub struct Choices {
+    pub target: Format,
+    pub nhwc_io: bool,
+    pub coreml_target: Ios,
+    pub precision: Precision,
+    /// The input-shape field as typed.
+    pub shapes: String,
+}
+
+impl Default for Choices {
+    fn default() -> Self {
+        Choices {
+            target: Format::Tflite,
+            nhwc_io: false,
+            coreml_target: Ios::Ios16,
+            precision: Precision::Fp16,
+            shapes: String::new(),
+        }
+    }
+}
+
+impl Choices {
+    /// The engine options for these choices (only what applies to the chosen target, as the CLI
+    /// would pass them, so the bytes match the CLI's).
+    fn options(&self) -> Result<Options, String> {
+        let input_shapes = parse_shapes(&self.shapes)?;
+        let mut o = Options { to: self.target, input_shapes, ..Options::default() };
+        match self.target {
+            Format::Tflite => o.nhwc_io = self.nhwc_io,
+            Format::Coreml => {
+                o.coreml_target = Some(self.coreml_target);
+                o.precision = Some(self.precision);
+            }
+        }
+        Ok(o)
+    }
+
+    fn inspect_options(&self) -> Result<Options, String> {
+        Ok(Options { input_shapes: parse_shapes(&self.shapes)?, ..Options::default() })
+    }
+}
+
+/// Where an error is shown: next to what failed.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Place {
+    Model,
+    Convert,
+}
+
+#[derive(Clone, PartialEq)]
+pub struct Shown {
+    pub place: Place,
+    pub error: ErrorInfo,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum Busy {
+    Idle,
+    Reading,
+    Inspecting { id: u32 },
+    Converting { id: u32, stage: Option<StageName>, started_ms: f64 },
+}
+
+/// A finished conversion, ready to download.
+#[derive(Clone, PartialEq)]
+pub struct Outcome {
+    pub url: String,
+    pub file_name: String,
+    pub size: usize,
+    pub sha256: String,
+    pub verified: String,
+    pub seconds: f64,
+    pub target: Format,
+}
+
+pub enum Msg {
+    PickFile,
+    Files(Option<web_sys::File>),
+    Sample,
+    Read { name: String, result: Result<Uint8Array, String> },
+    Worker(Incoming),
+    WorkerCrashed(String),
+    Choose(Box<dyn FnOnce(&mut Choices)>),
+    ApplyShapes,
+    Convert,
+    Cancel,
+    Drag(bool),
+}
+
+pub struct App {
+    bridge: Option<EngineBridge>,
+    worker_ready: bool,
+    model: Option<Model>,
+    summary: Option<Summary>,
+    choices: Choices,
+    busy: Busy,
+    /// Stages reached by the current or last conversion.
+    reached: Vec<StageName>,
+    outcome: Option<Outcome>,
+    error: Option<Shown>,
+    notice: Option<String>,
+    next_id: u32,
+    dragging: bool,
+    file_input: NodeRef,
+}
+
+impl Component for App {
+    type Message = Msg;
+    type Properties = ();
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let mut app = App {
+            bridge: None,
+            worker_ready: false,
+            model: None,
+            summary: None,
+            choices: Choices::default(),
+            busy: Busy::Idle,
+            reached: Vec::new(),
+            outcome: None,
+            error: None,
+            notice: None,
+            next_id: 1,
+            dragging: false,
+            file_input: NodeRef::default(),
+        };
+        app.spawn_worker(ctx);
+        app
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::PickFile => {
+                if let Some(input) = self.file_input.cast::<web_sys::HtmlInputElement>() {
+                    input.click();
+                }
+                false
+            }
+            Msg::Drag(on) => {
+                let changed = self.dragging != on;
+                self.dragging = on;
+                changed
+            }
+            Msg::Files(file) => {
+                self.dragging = false;
+                let Some(file) = file else { return true };
+                if self.is_busy() {
+                    return true;
+                }
+                let name = file.name();
+                self.start_reading();
+                ctx.link().send_future(async move {
+                    let result = JsFuture::from(file.array_buffer())
+                        .await
+                        .map(|buf| Uint8Array::new(&buf))
+                        .map_err(|e| format!("the browser could not read the file ({e:?})"));
+                    Msg::Read { name, result }
+                });
+                true
+            }
+            Msg::Sample => {
+                if self.is_busy() {
+                    return false;
+                }
+                self.start_reading();
+                ctx.link().send_future(async move {
+                    Msg::Read { name: SAMPLE_NAME.to_string(), result: fetch_bytes(SAMPLE_URL).await }
+                });
+                true
+            }
+            Msg::Read { name, result } => {
+                self.busy = Busy::Idle;
+                match result {
+                    Ok(bytes) => {
+                        let size = u64::from(bytes.length());
+                        self.model = Some(Model { name, size, bytes });
+                        self.choices.shapes.clear();
+                        if size == 0 {
+                            let error = ErrorInfo::new("invalid_model", "The file is empty (0 bytes).");
+                            self.error = Some(Shown { place: Place::Model, error });
+                        } else {
+                            self.inspect();
+                        }
+                    }
+                    Err(e) => self.error = Some(Shown { place: Place::Model, error: ErrorInfo::new("io", e) }),
+                }
+                true
+            }
+            Msg::ApplyShapes => {
+                if !self.is_busy() && self.model.is_some() {
+                    self.error = None;
+                    self.outcome_clear();
+                    self.inspect();
+                }
+                true
+            }
+            Msg::Choose(f) => {
+                f(&mut self.choices);
+                true
+            }
+            Msg::Convert => {
+                self.convert();
+                true
+            }
+            Msg::Cancel => {
+                if matches!(self.busy, Busy::Converting { .. } | Busy::Inspecting { .. }) {
+                    let was_converting = matches!(self.busy, Busy::Converting { .. });
+                    // Dropping the bridge terminates the worker mid-call; a fresh one takes over.
+                    self.bridge = None;
+                    self.busy = Busy::Idle;
+                    self.reached.clear();
+                    self.spawn_worker(ctx);
+                    self.notice = Some(if was_converting { "Conversion cancelled." } else { "Reading cancelled." }.into());
+                    if !was_converting {
+                        self.summary = None;
+                    }
+                }
+                true
+            }
+            Msg::WorkerCrashed(why) => {
+                self.bridge = None;
+                let place = if matches!(self.busy, Busy::Converting { .. }) { Place::Convert } else { Place::Model };
+                let busy = self.is_busy();
+                self.busy = Busy::Idle;
+                self.reached.clear();
+                self.spawn_worker(ctx);
+                if busy || !self.worker_ready {
+                    let error = ErrorInfo::new("internal", format!("The conversion engine stopped: {why}"));
+                    self.error = Some(Shown { place, error });
+                }
+                true
+            }
+            Msg::Worker(incoming) => self.on_reply(incoming),
+        }
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        view::page(self, ctx)
+    }
+}
+
+impl App {
+    fn spawn_worker(&mut self, ctx: &Context<Self>) {
+        self.worker_ready = false;
+        let on_reply = ctx.link().callback(Msg::Worker);
+        let on_crash = ctx.link().callback(Msg::WorkerCrashed);
+        match EngineBridge::spawn(on_reply, on_crash) {
+            Ok(b) => self.bridge = Some(b),
+            Err(e) => {
+                let error = ErrorInfo::new("internal", format!("This browser could not start a Web Worker: {e}"));
+                self.error = Some(Shown { place: Place::Model, error });
+            }
+        }
+    }
+
+    fn is_busy(&self) -> bool {
+        self.busy != Busy::Idle
+    }
+
+    fn start_reading(&mut self) {
+        self.busy = Busy::Reading;
+        self.error = None;
+        self.notice = None;
+        self.summary = None;
+        self.reached.clear();
+        self.outcome_clear();
+    }
+
+    fn outcome_clear(&mut self) {
+        if let Some(o) = self.outcome.take() {
+            let _ = web_sys::Url::revoke_object_url(&o.url);
+        }
+    }
+
+    fn inspect(&mut self) {
+        let (Some(model), Some(bridge)) = (&self.model, &self.bridge) else { return };
+        let options = match self.choices.inspect_options() {
+            Ok(o) => o,
+            Err(e) => {
+                let error = ErrorInfo::new("invalid_options", format!("Input shapes: {e}"));
+                self.error = Some(Shown { place: Place::Model, error });
+                return;
+            }
+        };
+        let id = self.next_id.wrapping_add(1);
+        bridge.send(&Request::Inspect { id, options }, &model.bytes);
+        self.next_id = id;
+        self.busy = Busy::Inspecting { id };
+    }
+
+    fn convert(&mut self) {
+        if self.is_busy() || self.summary.is_none() {
+            return;
+        }
+        let (Some(model), Some(bridge)) = (&self.model, &self.bridge) else { return };
+        self.error = None;
+        self.notice = None;
+        let options = match self.choices.options() {
+            Ok(o) => o,
+            Err(e) => {
+                let error = ErrorInfo::new("invalid_options", format!("Input shapes: {e}"));
+                self.error = Some(Shown { place: Place::Convert, error });
+                return;
+            }
+        };
+        let id = self.next_id.wrapping_add(1);
+        bridge.send(&Request::Convert { id, options }, &model.bytes);
+        self.next_id = id;
+        self.outcome_clear();
+        self.reached.clear();
+        self.busy = Busy::Converting { id, stage: None, started_ms: now_ms() };
+    }
+
+    fn current_id(&self) -> Option<u32> {
+        match self.busy {
+            Busy::Inspecting { id } | Busy::Converting { id, .. } => Some(id),
+            Busy::Idle | Busy::Reading => None,
+        }
+    }
+
+    fn on_reply(&mut self, incoming: Incoming) -> bool {
+        let Incoming { reply, bytes } = incoming;
+        if let Reply::Ready { .. } = reply {
+            self.worker_ready = true;
+            return true;
+        }
+        let id = match &reply {
+            Reply::Summary { id, .. } | Reply::Stage { id, .. } | Reply::Converted { id, .. } | Reply::Failed { id, .. } => *id,
+            Reply::Ready { .. } => return true,
+        };
+        // A reply to a request the page no longer waits for (replaced or cancelled) is dropped.
+        if Some(id) != self.current_id() {
+            return false;
+        }
+        match reply {
+            Reply::Summary { summary, .. } => {
+                self.summary = Some(summary);
+                self.busy = Busy::Idle;
+            }
+            Reply::Stage { stage, .. } => {
+                if let Busy::Converting { stage: s, .. } = &mut self.busy {
+                    *s = Some(stage);
+                }
+                self.reached.push(stage);
+            }
+            Reply::Converted { result, .. } => {
+                let started = match self.busy {
+                    Busy::Converting { started_ms, .. } => started_ms,
+                    _ => now_ms(),
+                };
+                self.busy = Busy::Idle;
+                let Some(bytes) = bytes else {
+                    let error = ErrorInfo::new("internal", "the worker sent no artifact bytes");
+                    self.error = Some(Shown { place: Place::Convert, error });
+                    return true;
+                };
+                let stem = self.model.as_ref().map(Model::stem).unwrap_or_else(|| "model".into());
+                let target = self.choices.target;
+                match object_url(&bytes, &result.media_type) {
+                    Ok(url) => {
+                        self.outcome = Some(Outcome {
+                            url,
+                            file_name: format!("{stem}.{}", target.extension()),
+                            size: result.size,
+                            sha256: result.sha256,
+                            verified: result.verified,
+                            seconds: (now_ms() - started) / 1000.0,
+                            target,
+                        });
+                    }
+                    Err(e) => self.error = Some(Shown { place: Place::Convert, error: ErrorInfo::new("internal", e) }),
+                }
+            }
+            Reply::Failed { error, .. } => {
+                let place = if matches!(self.busy, Busy::Converting { .. }) { Place::Convert } else { Place::Model };
+                if place == Place::Model {
+                    self.summary = None;
+                }
+                self.busy = Busy::Idle;
+                self.error = Some(Shown { place, error });
+            }
+            Reply::Ready { .. } => {}
+        }
+        true
+    }
+}
+
+fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+}
+
+/// A `blob:` URL for the artifact, so the download never leaves the browser.
+fn object_url(bytes: &Uint8Array, media_type: &str) -> Result<String, String> {
+    let parts = js_sys::Array::of1(bytes);
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(media_type);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts)
+        .map_err(|e| format!("could not hold the artifact in memory ({e:?})"))?;
+    web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("could not offer the download ({e:?})"))
+}
+
+/// Fetches a same-origin file (the sample model).
+async fn fetch_bytes(url: &str) -> Result<Uint8Array, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let resp = JsFuture::from(window.fetch_with_str(url)).await.map_err(|e| format!("could not load the sample ({e:?})"))?;
+    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "the sample request returned no response".to_string())?;
+    if !resp.ok() {
+        return Err(format!("could not load the sample model (HTTP {})", resp.status()));
+    }
+    let buf = resp.array_buffer().map_err(|e| format!("{e:?}"))?;
+    let buf = JsFuture::from(buf).await.map_err(|e| format!("could not read the sample ({e:?})"))?;
+    Ok(Uint8Array::new(&buf))
+}

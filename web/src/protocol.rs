@@ -1,0 +1,369 @@
+//! Messages between the playground page and its Web Worker.
+//!
+//! Each message is a JS object `{ json, bytes }`: `json` is one of these types as JSON and
+//! `bytes` (a `Uint8Array`, or absent) carries the model or the artifact beside it, so megabytes
+//! of data never go through serde.
+//!
+//! The page is built without the engine (see web/Cargo.toml), so [`Options`] mirrors the JSON of
+//! the engine's `ConvertOptions`; the worker turns one into the other with
+//! [`Options::to_engine`], and a test pins the two together.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Page -> worker. The model bytes travel beside the request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Request {
+    Inspect { id: u32, options: Options },
+    Convert { id: u32, options: Options },
+}
+
+/// Output formats (the engine's `Target`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Tflite,
+    Coreml,
+}
+
+impl Format {
+    /// The artifact's file extension, as the engine names it.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Tflite => "tflite",
+            Format::Coreml => "mlpackage.zip",
+        }
+    }
+}
+
+/// Core ML deployment targets (the engine's `CoremlTarget`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ios {
+    Ios15,
+    #[default]
+    Ios16,
+    Ios17,
+    Ios18,
+}
+
+impl Ios {
+    pub const ALL: [Ios; 4] = [Ios::Ios15, Ios::Ios16, Ios::Ios17, Ios::Ios18];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Ios::Ios15 => "ios15",
+            Ios::Ios16 => "ios16",
+            Ios::Ios17 => "ios17",
+            Ios::Ios18 => "ios18",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Ios::Ios15 => "iOS 15 / macOS 12",
+            Ios::Ios16 => "iOS 16 / macOS 13",
+            Ios::Ios17 => "iOS 17 / macOS 14",
+            Ios::Ios18 => "iOS 18 / macOS 15",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Ios> {
+        Ios::ALL.into_iter().find(|i| i.key() == key)
+    }
+}
+
+/// Compute precision (the engine's `Precision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    Fp32,
+    Fp16,
+}
+
+/// The conversion options, in the JSON shape of the engine's `ConvertOptions`; fields a target
+/// does not take are left out, as the CLI leaves them out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Options {
+    pub to: Format,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nhwc_io: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub input_shapes: BTreeMap<String, Vec<usize>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coreml_target: Option<Ios>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
+}
+
+#[cfg(feature = "engine")]
+impl Options {
+    /// The engine's options (through their shared JSON form, so a field the engine does not know
+    /// is an error here rather than silently dropped).
+    pub fn to_engine(&self) -> Result<edgeport_engine::ConvertOptions, edgeport_engine::EngineError> {
+        let json = serde_json::to_value(self).map_err(|e| edgeport_engine::EngineError::options(e.to_string()))?;
+        serde_json::from_value(json).map_err(|e| edgeport_engine::EngineError::options(format!("options: {e}")))
+    }
+}
+
+impl Request {
+    pub fn id(&self) -> u32 {
+        match self {
+            Request::Inspect { id, .. } | Request::Convert { id, .. } => *id,
+        }
+    }
+}
+
+/// Worker -> page. `Converted` has the artifact's bytes beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reply {
+    /// The worker's wasm is loaded and it takes requests.
+    Ready { version: String },
+    Summary { id: u32, summary: Summary },
+    /// A conversion stage started.
+    Stage { id: u32, stage: StageName },
+    Converted { id: u32, result: Converted },
+    Failed { id: u32, error: ErrorInfo },
+}
+
+/// The stages the page shows: the engine's three, then the worker's structural check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageName {
+    Parse,
+    Optimize,
+    Export,
+    Verify,
+}
+
+impl StageName {
+    pub const ALL: [StageName; 4] = [StageName::Parse, StageName::Optimize, StageName::Export, StageName::Verify];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            StageName::Parse => "parse",
+            StageName::Optimize => "optimize",
+            StageName::Export => "export",
+            StageName::Verify => "verify",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StageName::Parse => "Parse ONNX",
+            StageName::Optimize => "Optimize graph",
+            StageName::Export => "Export",
+            StageName::Verify => "Verify file",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[cfg(feature = "engine")]
+impl From<edgeport_engine::Stage> for StageName {
+    fn from(s: edgeport_engine::Stage) -> Self {
+        match s {
+            edgeport_engine::Stage::Parse => StageName::Parse,
+            edgeport_engine::Stage::Optimize => StageName::Optimize,
+            edgeport_engine::Stage::Export => StageName::Export,
+        }
+    }
+}
+
+/// What the page shows about a model: the inspect report without its per-node table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub inputs: Vec<Io>,
+    pub outputs: Vec<Io>,
+    /// ONNX op type and count, most frequent first.
+    pub ops: Vec<(String, usize)>,
+    pub params: usize,
+    pub param_bytes: usize,
+    pub macs: u64,
+    pub flops: u64,
+    pub peak_activation_bytes: u64,
+    pub compute_nodes: usize,
+    pub producer: String,
+    pub ir_version: i64,
+    pub opsets: Vec<(String, i64)>,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Io {
+    pub name: String,
+    pub dtype: String,
+    pub shape: Vec<usize>,
+}
+
+#[cfg(feature = "engine")]
+impl From<&edgeport_engine::InspectReport> for Summary {
+    fn from(r: &edgeport_engine::InspectReport) -> Self {
+        let io = |t: &edgeport_engine::TensorInfo| Io { name: t.name.clone(), dtype: t.dtype.to_string(), shape: t.shape.clone() };
+        let mut ops: Vec<(String, usize)> = r.op_histogram.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        ops.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Summary {
+            inputs: r.inputs.iter().map(io).collect(),
+            outputs: r.outputs.iter().map(io).collect(),
+            ops,
+            params: r.params.count,
+            param_bytes: r.params.bytes,
+            macs: r.total.macs,
+            flops: r.total.flops,
+            peak_activation_bytes: r.peak_activation_bytes,
+            compute_nodes: r.nodes.len(),
+            producer: r.model.producer.clone(),
+            ir_version: r.model.ir_version,
+            opsets: r.model.opsets.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            sha256: r.model.sha256.clone(),
+        }
+    }
+}
+
+/// A finished conversion (the bytes travel beside it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Converted {
+    pub media_type: String,
+    pub size: usize,
+    /// Computed in the worker, in Rust, over the bytes sent.
+    pub sha256: String,
+    /// The structural check's one-line finding.
+    pub verified: String,
+}
+
+/// An engine error as the page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    pub code: String,
+    pub message: String,
+    pub nodes: Vec<NodeInfo>,
+    /// The input whose dims the model leaves open, when that is the problem.
+    pub dynamic_input: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub op: String,
+    pub reason: String,
+}
+
+#[cfg(feature = "engine")]
+impl From<&edgeport_engine::EngineError> for ErrorInfo {
+    fn from(e: &edgeport_engine::EngineError) -> Self {
+        ErrorInfo {
+            code: e.code().to_string(),
+            message: e.message.clone(),
+            nodes: e
+                .nodes
+                .iter()
+                .map(|n| NodeInfo { name: n.name.clone(), op: n.op.clone(), reason: n.reason.clone() })
+                .collect(),
+            dynamic_input: dynamic_input(&e.message),
+        }
+    }
+}
+
+impl ErrorInfo {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        ErrorInfo { code: code.to_string(), message: message.into(), nodes: Vec::new(), dynamic_input: None }
+    }
+}
+
+/// The input named by the importer's "input 'x' has dynamic dim ..." error.
+#[cfg_attr(not(feature = "engine"), allow(dead_code))]
+fn dynamic_input(message: &str) -> Option<String> {
+    let rest = message.split("input '").nth(1)?;
+    let (name, tail) = rest.split_once('\'')?;
+    tail.trim_start().starts_with("has dynamic dim").then(|| name.to_string())
+}
+
+/// Parses the page's input-shape field: `x=1,3,224,224; mask=1,16` (`;` or new lines between
+/// inputs, `,`, `x` or spaces between dims).
+pub fn parse_shapes(text: &str) -> Result<BTreeMap<String, Vec<usize>>, String> {
+    let mut out = BTreeMap::new();
+    for part in text.split([';', '\n']).map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((name, dims)) = part.split_once('=') else {
+            return Err(format!("\"{part}\" should look like name=1,3,224,224"));
+        };
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(format!("\"{part}\" has no input name before '='"));
+        }
+        let dims: Result<Vec<usize>, _> = dims
+            .split([',', 'x', ' '])
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| d.trim().parse::<usize>().ok().filter(|&n| n > 0).ok_or(d.trim().to_string()))
+            .collect();
+        match dims {
+            Ok(d) if !d.is_empty() => {
+                out.insert(name.to_string(), d);
+            }
+            Ok(_) => return Err(format!("\"{part}\" lists no dims")),
+            Err(bad) => return Err(format!("\"{part}\": dim \"{bad}\" is not a positive whole number")),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_parse() {
+        let s = parse_shapes(" x = 1,3,224,224 ; mask=1 16\n").unwrap();
+        assert_eq!(s["x"], vec![1, 3, 224, 224]);
+        assert_eq!(s["mask"], vec![1, 16]);
+        assert!(parse_shapes("").unwrap().is_empty());
+        assert!(parse_shapes("x").is_err());
+        assert!(parse_shapes("x=1,0").is_err());
+        assert!(parse_shapes("x=1,-3").is_err());
+        assert!(parse_shapes("=1,2").is_err());
+    }
+
+    #[test]
+    fn dynamic_input_is_found() {
+        let m = "input 'x' has dynamic dim 'N' at axis 0; pass --input-shape x=...";
+        assert_eq!(dynamic_input(m).as_deref(), Some("x"));
+        assert_eq!(dynamic_input("input 'x' is fine"), None);
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let r = Reply::Stage { id: 3, stage: StageName::Verify };
+        let back: Reply = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+        let q = Request::Convert { id: 1, options: Options::default() };
+        let back: Request = serde_json::from_str(&serde_json::to_string(&q).unwrap()).unwrap();
+        assert_eq!(back, q);
+    }
+
+    /// The page's options mean the same to the engine as the CLI's flags.
+    #[cfg(feature = "engine")]
+    #[test]
+    fn options_reach_the_engine() {
+        use edgeport_engine::{ConvertOptions, CoremlTarget, Target};
+        assert_eq!(Options::default().to_engine().unwrap(), ConvertOptions::default());
+        let o = Options { nhwc_io: true, input_shapes: [("x".to_string(), vec![2, 4])].into(), ..Options::default() };
+        let e = o.to_engine().unwrap();
+        assert!(e.nhwc_io && e.input_shapes["x"] == vec![2, 4]);
+        for (ios, want) in Ios::ALL.into_iter().zip([CoremlTarget::Ios15, CoremlTarget::Ios16, CoremlTarget::Ios17, CoremlTarget::Ios18]) {
+            for (p, wp) in [(Precision::Fp16, edgeport_engine::Precision::Fp16), (Precision::Fp32, edgeport_engine::Precision::Fp32)] {
+                let o = Options { to: Format::Coreml, coreml_target: Some(ios), precision: Some(p), ..Options::default() };
+                let e = o.to_engine().unwrap();
+                assert_eq!((e.target, e.coreml_target, e.precision), (Target::Coreml, Some(want), Some(wp)));
+                assert_eq!(Format::Coreml.extension(), Target::Coreml.extension());
+            }
+        }
+        assert_eq!(Format::Tflite.extension(), Target::Tflite.extension());
+    }
+}
