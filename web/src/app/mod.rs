@@ -114,7 +114,6 @@ pub struct Outcome {
 }
 
 pub enum Msg {
-    PickFile,
     Files(Option<web_sys::File>),
     Sample,
     Read { name: String, result: Result<Uint8Array, String> },
@@ -170,12 +169,6 @@ impl Component for App {
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
-            Msg::PickFile => {
-                if let Some(input) = self.file_input.cast::<web_sys::HtmlInputElement>() {
-                    input.click();
-                }
-                false
-            }
             Msg::Drag(on) => {
                 let changed = self.dragging != on;
                 self.dragging = on;

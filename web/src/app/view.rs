@@ -57,12 +57,23 @@ fn model_card(app: &App, ctx: &Context<App>) -> Html {
         Msg::Drag(true)
     });
     let on_drag_leave = link.callback(|_: DragEvent| Msg::Drag(false));
-    let on_click = link.callback(|_: MouseEvent| Msg::PickFile);
-    let on_key = link.batch_callback(|e: KeyboardEvent| {
-        (e.key() == "Enter" || e.key() == " ").then(|| {
+    // The picker opens inside the event handler itself: browsers open it only while the user's
+    // click or key press is still being handled.
+    let input = app.file_input.clone();
+    let pick = move || {
+        if let Some(i) = input.cast::<web_sys::HtmlInputElement>() {
+            i.click();
+        }
+    };
+    let on_click = {
+        let pick = pick.clone();
+        Callback::from(move |_: MouseEvent| pick())
+    };
+    let on_key = Callback::from(move |e: KeyboardEvent| {
+        if e.key() == "Enter" || e.key() == " " {
             e.prevent_default();
-            Msg::PickFile
-        })
+            pick();
+        }
     });
     let zone_class = classes!("drop", app.dragging.then_some("over"), busy.then_some("disabled"));
     let file_line = match (&app.model, app.busy) {
@@ -285,7 +296,7 @@ fn summary_body(s: &Summary, file_size: u64) -> Html {
             <div><dt>{ "Parameters" }</dt><dd data-testid="params">{ format::count(s.params as u64) }</dd></div>
             <div><dt>{ "Weights" }</dt><dd>{ format::bytes(s.param_bytes as u64) }</dd></div>
             <div><dt>{ "FLOPs" }</dt><dd title={format!("{} FLOPs, {} MACs", format::grouped(s.flops), format::grouped(s.macs))}>{ format::count(s.flops) }</dd></div>
-            <div><dt>{ "Peak activations" }</dt><dd>{ format::bytes(s.peak_activation_bytes) }</dd></div>
+            <div><dt title="Peak memory of live activations">{ "Peak memory" }</dt><dd>{ format::bytes(s.peak_activation_bytes) }</dd></div>
         </dl>
         <table class="list io">
             <caption>{ "Interface" }</caption>
