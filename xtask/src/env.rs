@@ -270,3 +270,114 @@ pub fn ensure_test_venv(env: &Env) -> Result<PathBuf> {
         &["-r".into(), req.to_string_lossy().into_owned()],
     )
 }
+
+// ---- the playground's build tool and the browser test's tools ---------------------------------
+
+pub const TRUNK_VERSION: &str = "0.21.14";
+/// npm `playwright-core`: drives the system chromium over CDP; it never downloads a browser.
+pub const PLAYWRIGHT_CORE_VERSION: &str = "1.65.1";
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+impl Env {
+    pub fn trunk_bin(&self) -> PathBuf {
+        self.tools.join("bin").join("trunk")
+    }
+
+    /// The npm project of the browser test (its own package.json and lockfile).
+    pub fn browser_npm(&self) -> PathBuf {
+        self.tools.join("browser-npm")
+    }
+}
+
+/// trunk at exactly [`TRUNK_VERSION`] in the tool root (`cargo install --locked`, about 20 minutes
+/// on 2 cores the first time).
+pub fn ensure_trunk(env: &Env) -> Result<PathBuf> {
+    let bin = env.trunk_bin();
+    let want = format!("trunk {TRUNK_VERSION}");
+    if version_line(&bin).is_some_and(|v| v == want) {
+        eprintln!("  {want}: present");
+        return Ok(bin);
+    }
+    let _lock = InstallLock::take(&env.tools.join(".install.lock"))?;
+    if version_line(&bin).is_some_and(|v| v == want) {
+        return Ok(bin);
+    }
+    eprintln!("  installing {want} into {} (about 20 minutes on 2 cores)", env.tools.display());
+    let t = Instant::now();
+    run(env_cargo(env)
+        .current_dir(&env.tools)
+        .args(["install", "trunk", "--locked", "--version", TRUNK_VERSION, "--root"])
+        .arg(&env.tools))?;
+    match version_line(&bin) {
+        Some(v) if v == want => done(&format!("installed {want}"), t),
+        other => bail!("after install, {} reports {other:?}, expected {want}", bin.display()),
+    }
+    Ok(bin)
+}
+
+/// Debian's chromium, installed with apt-get when missing (`apt-get update` only if the first
+/// install fails). The test never downloads a browser of its own.
+pub fn ensure_chromium() -> Result<PathBuf> {
+    let bin = PathBuf::from(CHROMIUM);
+    if bin.is_file() {
+        eprintln!("  chromium: present ({})", bin.display());
+        return Ok(bin);
+    }
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "chromium"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let t = Instant::now();
+    if !install() {
+        run(Command::new("apt-get").arg("update"))?;
+        if !install() {
+            bail!("apt-get install chromium failed");
+        }
+    }
+    if !bin.is_file() {
+        bail!("chromium was installed but {} does not exist", bin.display());
+    }
+    done("installed chromium", t);
+    Ok(bin)
+}
+
+/// npm `playwright-core` at [`PLAYWRIGHT_CORE_VERSION`] in its own npm project under the tool
+/// root; returns that project's folder (node resolves `playwright-core` through `NODE_PATH`).
+pub fn ensure_playwright(env: &Env) -> Result<PathBuf> {
+    let dir = env.browser_npm();
+    let manifest = dir.join("node_modules").join("playwright-core").join("package.json");
+    let installed = || {
+        fs::read(&manifest)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["version"] == PLAYWRIGHT_CORE_VERSION)
+    };
+    if installed() {
+        eprintln!("  playwright-core {PLAYWRIGHT_CORE_VERSION}: present");
+        return Ok(dir);
+    }
+    let _lock = InstallLock::take(&env.tools.join(".install.lock"))?;
+    if installed() {
+        return Ok(dir);
+    }
+    fs::create_dir_all(&dir)?;
+    let package = dir.join("package.json");
+    if !package.is_file() {
+        fs::write(&package, "{\n  \"name\": \"edgeport-browser-test\",\n  \"private\": true\n}\n")?;
+    }
+    let t = Instant::now();
+    // PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: belt and braces; playwright-core has no install script.
+    run(Command::new("npm")
+        .current_dir(&dir)
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .args(["install", "--no-audit", "--no-fund", "--save-exact"])
+        .arg(format!("playwright-core@{PLAYWRIGHT_CORE_VERSION}")))?;
+    if !installed() {
+        bail!("after install, {} is not playwright-core {PLAYWRIGHT_CORE_VERSION}", manifest.display());
+    }
+    done(&format!("installed playwright-core {PLAYWRIGHT_CORE_VERSION}"), t);
+    Ok(dir)
+}

@@ -1,26 +1,38 @@
-//! `cargo xtask serve`: builds the playground (static/ + the wasm bundle + the sample model) into
-//! one folder and serves it on 127.0.0.1 with a small static HTTP server.
+//! `cargo xtask serve`: builds the playground with trunk (static/index.html + the `playground`
+//! and `playground-worker` binaries of web/, see trunk.toml) into `target/edgeport-site`, then
+//! serves that folder on 127.0.0.1 with a small static HTTP server that sends the page's CSP.
+//!
+//! trunk runs `--offline` with the pinned wasm-bindgen and wasm-opt first on its PATH, so it never
+//! downloads a tool. The worker's wasm (the whole engine) is optimized here instead of by trunk,
+//! with a cache keyed by its hash, because wasm-opt takes minutes on it and most rebuilds only
+//! touch the page.
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::env::Env;
-use crate::util;
-use crate::wasm;
+use crate::env::{self, Env};
+use crate::util::{self, run};
+use crate::wasm::WASM_FEATURES;
 
-/// The fixture offered by the page's "Try the sample model" button, and the fallback order.
-const SAMPLE_FIXTURE: &str = "mobilenetv2";
+/// The page's policy: everything from this origin only, no inline script or style, and no
+/// connection anywhere else, so a model cannot leave the tab. `wasm-unsafe-eval` lets the page
+/// and the worker compile their wasm; `worker-src 'self'` admits the worker's loader script.
+pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; \
+                       connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; object-src 'none'; \
+                       base-uri 'self'; form-action 'none'; frame-ancestors 'none'";
 
-pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; \
-                       img-src 'self' data: blob:; style-src 'self'";
+/// trunk names the worker's files after its binary (no content hash), so the page can find them.
+const WORKER_WASM: &str = "playground-worker_bg.wasm";
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -30,7 +42,7 @@ pub struct ServeArgs {
     /// Serve the last built site without rebuilding.
     #[arg(long)]
     pub no_build: bool,
-    /// Skip wasm-opt when building.
+    /// Skip wasm-opt on the worker's wasm (faster first build, larger download).
     #[arg(long)]
     pub no_opt: bool,
 }
@@ -38,50 +50,115 @@ pub struct ServeArgs {
 pub fn cmd(env: &Env, args: &ServeArgs) -> Result<()> {
     let site = site_dir(env);
     if !args.no_build {
-        let bundle = wasm::build(env, !args.no_opt)?;
-        assemble_site(env, &bundle, &site)?;
+        build_site(env, !args.no_opt)?;
     } else if !site.join("index.html").is_file() {
         bail!("{} has no index.html; run without --no-build first", site.display());
     }
     let listener = TcpListener::bind(("127.0.0.1", args.port))
         .with_context(|| format!("bind 127.0.0.1:{}", args.port))?;
-    // static/ first, so edits to the page show on reload without a rebuild; the built site
-    // supplies pkg/ and the sample.
-    let roots = vec![env.repo.join("static"), site];
-    println!("serving static/ and {} at http://127.0.0.1:{}/  (Ctrl-C stops)", roots[1].display(), args.port);
-    serve(listener, roots)
+    println!("serving {} at http://127.0.0.1:{}/  (Ctrl-C stops)", site.display(), args.port);
+    serve(listener, vec![site])
 }
 
+/// trunk's dist folder (trunk.toml's `dist`).
 pub fn site_dir(env: &Env) -> PathBuf {
     env.target.join("edgeport-site")
 }
 
-/// static/ + pkg/ (the bundle) + sample.onnx and sample.json (which fixture it is).
-pub fn assemble_site(env: &Env, bundle: &wasm::Bundle, site: &Path) -> Result<()> {
-    if site.exists() {
-        fs::remove_dir_all(site).with_context(|| format!("remove {}", site.display()))?;
+/// Builds the site with trunk; returns its folder.
+pub fn build_site(env: &Env, optimize_worker: bool) -> Result<PathBuf> {
+    env::ensure_wasm_target(env)?;
+    let bindgen = env::ensure_wasm_bindgen(env)?;
+    // trunk.toml pins wasm-opt for the page's (small) wasm, so it is needed even with --no-opt.
+    let wasm_opt = env::ensure_wasm_opt(env)?;
+    let trunk = env::ensure_trunk(env)?;
+    let mut path: Vec<PathBuf> = [&bindgen, &wasm_opt].iter().filter_map(|b| b.parent().map(Path::to_path_buf)).collect();
+    path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    let path: OsString = std::env::join_paths(path).context("PATH")?;
+
+    let t = Instant::now();
+    run(Command::new(&trunk)
+        .current_dir(&env.repo)
+        .args(["build", "--offline=true", "--config"])
+        .arg(env.repo.join("trunk.toml"))
+        .arg("--dist")
+        .arg(site_dir(env))
+        .env("PATH", path))?;
+    eprintln!("  trunk build done ({:.1} s)", t.elapsed().as_secs_f64());
+    let site = site_dir(env);
+    if !site.join("index.html").is_file() {
+        bail!("trunk did not produce {}", site.join("index.html").display());
     }
-    util::copy_dir(&env.repo.join("static"), site)?;
-    let pkg = site.join("pkg");
-    fs::create_dir_all(&pkg)?;
-    for name in ["edgeport_web.js", "edgeport_web_bg.wasm"] {
-        fs::copy(bundle.dir.join(name), pkg.join(name)).with_context(|| format!("copy {name}"))?;
+    if optimize_worker {
+        optimize_cached(env, &wasm_opt, &site.join(WORKER_WASM))?;
     }
-    let fixtures = util::fixture_models(&env.repo)?;
-    let sample = fixtures
-        .iter()
-        .find(|(name, _)| name == SAMPLE_FIXTURE)
-        .or_else(|| fixtures.first());
-    match sample {
-        Some((name, path)) => {
-            fs::copy(path, site.join("sample.onnx"))?;
-            let meta = serde_json::json!({ "name": name, "file": "sample.onnx", "bytes": fs::metadata(path)?.len() });
-            fs::write(site.join("sample.json"), serde_json::to_string_pretty(&meta)?)?;
-            eprintln!("  sample model: tests/fixtures/{name}/model.onnx");
+    Ok(site)
+}
+
+/// Runs wasm-opt -O2 on `wasm` in place, reusing the last result when the input is unchanged.
+fn optimize_cached(env: &Env, wasm_opt: &Path, wasm: &Path) -> Result<()> {
+    let key = util::sha256_hex(format!("{}\n-O2 {}", util::sha256_file(wasm)?, WASM_FEATURES.join(" ")).as_bytes());
+    let cache = env.scratch("worker-wasm-opt");
+    let cached = cache.join(format!("{key}.wasm"));
+    if !cached.is_file() {
+        if cache.exists() {
+            fs::remove_dir_all(&cache).with_context(|| format!("remove {}", cache.display()))?;
         }
-        None => eprintln!("  warning: no tests/fixtures/*/model.onnx, the sample button will report that"),
+        fs::create_dir_all(&cache)?;
+        let t = Instant::now();
+        let partial = cache.join("partial.wasm");
+        run(Command::new(wasm_opt).arg("-O2").args(WASM_FEATURES).arg(wasm).arg("-o").arg(&partial))?;
+        fs::rename(&partial, &cached)?;
+        eprintln!("  wasm-opt -O2 on the worker's wasm ({:.1} s)", t.elapsed().as_secs_f64());
+    } else {
+        eprintln!("  worker wasm: optimized copy reused ({})", cached.display());
     }
+    let (before, after) = (file_len(wasm), file_len(&cached));
+    fs::copy(&cached, wasm).with_context(|| format!("copy {}", cached.display()))?;
+    eprintln!("  {WORKER_WASM}: {before} -> {after} bytes");
     Ok(())
+}
+
+fn file_len(p: &Path) -> u64 {
+    fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// The files the page loads when it opens: every wasm, js and css file of the site (the page's
+/// app, its start script, the worker, which the app starts at once, and the stylesheet; not the
+/// sample model, which loads only on request).
+pub fn initial_download(site: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = fs::read_dir(site)
+        .with_context(|| format!("read {}", site.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "wasm" || x == "js" || x == "css"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Prints the gzipped initial download of the last built site; `None` if it is not built.
+pub fn report_initial_download(env: &Env, budget: u64) -> Result<Option<u64>> {
+    let site = site_dir(env);
+    if !site.join("index.html").is_file() {
+        return Ok(None);
+    }
+    let (mut raw, mut gz) = (0, 0);
+    for f in initial_download(&site)? {
+        let (r, g) = (file_len(&f), crate::worker::gzip_size(&f)?);
+        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        println!("  {name:<40} {r:>12} bytes raw {g:>12} bytes gzipped");
+        raw += r;
+        gz += g;
+    }
+    let verdict = if gz < budget { "within" } else { "OVER" };
+    println!(
+        "web app ({}): initial download {:.2} MB raw, {:.2} MB gzipped wasm + js + css ({verdict} the {:.2} MB budget)",
+        site.display(),
+        raw as f64 / 1e6,
+        gz as f64 / 1e6,
+        budget as f64 / 1e6
+    );
+    Ok(Some(gz))
 }
 
 pub fn mime_type(path: &Path) -> &'static str {
@@ -261,6 +338,7 @@ mod tests {
         assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
         assert!(ok.contains("Content-Security-Policy: default-src 'self'; script-src 'self' 'wasm-unsafe-eval'"));
         assert!(ok.contains("Cross-Origin-Opener-Policy: same-origin"));
+        assert!(ok.contains("connect-src 'self';") && ok.contains("worker-src 'self';"), "{ok}");
         assert!(ok.ends_with("<p>hi</p>"));
         let wasm = get("/pkg/m.wasm");
         assert!(wasm.contains("Content-Type: application/wasm\r\n"), "{wasm}");

@@ -1,5 +1,6 @@
-//! `cargo xtask wasm`: the browser bundle (edgeport-web compiled to wasm, bound with wasm-bindgen
-//! `--target web`, optionally shrunk with wasm-opt). Used by `serve` and by the determinism test.
+//! `cargo xtask wasm`: the wasm bindings bundle (edgeport-web's library compiled to wasm, bound with wasm-bindgen
+//! `--target web`, optionally shrunk with wasm-opt). Used by the determinism test; the playground is built by
+//! trunk (`serve`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ const STEM: &str = "edgeport_web";
 
 /// Features the Rust wasm32 target emits by default (plus simd128 from .cargo/config.toml);
 /// wasm-opt is told about them so it neither rejects nor strips them.
-const WASM_FEATURES: &[&str] = &[
+pub const WASM_FEATURES: &[&str] = &[
     "--enable-simd",
     "--enable-bulk-memory",
     "--enable-nontrapping-float-to-int",
@@ -62,7 +63,8 @@ pub fn build(env: &Env, optimize: bool) -> Result<Bundle> {
     let wasm_opt = if optimize { Some(env::ensure_wasm_opt(env)?) } else { None };
 
     let t = Instant::now();
-    run(env.cargo().args(["build", "--release", "--target", WASM_TARGET, "-p", CRATE]))?;
+    // Only the library (with its default `bindings` feature): the playground's binaries are trunk's.
+    run(env.cargo().args(["build", "--release", "--target", WASM_TARGET, "-p", CRATE, "--lib"]))?;
     let input = env.target.join(WASM_TARGET).join("release").join(format!("{STEM}.wasm"));
     if !input.is_file() {
         bail!("cargo did not produce {}", input.display());

@@ -353,31 +353,8 @@ fn file_name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// The web app's build output: the newest folder among the places the web builds write to that
-/// holds a `.wasm` (trunk's dist, the served site, the wasm bundle).
-fn web_output(env: &Env) -> Option<PathBuf> {
-    let candidates = [
-        env.repo.join("web").join("dist"),
-        env.target.join("edgeport-site").join("pkg"),
-        env.target.join("edgeport-web").join("pkg"),
-    ];
-    candidates
-        .into_iter()
-        .filter_map(|dir| {
-            let newest = fs::read_dir(&dir)
-                .ok()?
-                .filter_map(|e| e.ok())
-                .filter(|e| e.path().extension().is_some_and(|x| x == "wasm"))
-                .filter_map(|e| e.metadata().ok()?.modified().ok())
-                .max()?;
-            Some((newest, dir))
-        })
-        .max_by_key(|(t, _)| *t)
-        .map(|(_, dir)| dir)
-}
-
 /// `cargo xtask size`: the worker bundle (built with wasm-opt unless --no-build) and the web
-/// app's wasm and JS as last built; fails when either is over its budget.
+/// app's initial download (wasm, js and css of trunk's last build); fails when either is over its budget.
 pub fn size_cmd(env: &Env, args: &SizeArgs) -> Result<()> {
     let root = env.repo.join("worker");
     let bundle = if args.no_build {
@@ -399,33 +376,11 @@ pub fn size_cmd(env: &Env, args: &SizeArgs) -> Result<()> {
     if worker_gz > WORKER_BUDGET_GZ {
         over.push("worker");
     }
-    match web_output(env) {
-        None => println!("web app: not built (run `cargo xtask serve` or `cargo xtask wasm`); skipped"),
-        Some(dir) => {
-            let mut files: Vec<PathBuf> = fs::read_dir(&dir)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "wasm" || x == "js"))
-                .collect();
-            files.sort();
-            let (mut raw, mut gz) = (0, 0);
-            for f in &files {
-                let (r, g) = (file_len(f), gzip_size(f)?);
-                println!("  {:<28} {:>12} bytes raw {:>12} bytes gzipped", file_name(f), r, g);
-                raw += r;
-                gz += g;
-            }
-            let verdict = if gz < WEB_BUDGET_GZ { "within" } else { "OVER" };
-            println!(
-                "web app ({}): {} raw, {} gzipped wasm + JS ({verdict} the {} budget)",
-                dir.display(),
-                mb(raw),
-                mb(gz),
-                mb(WEB_BUDGET_GZ)
-            );
-            if gz >= WEB_BUDGET_GZ {
-                over.push("web app");
-            }
-        }
+    // The web app: the playground's initial download, as trunk last built it.
+    match crate::serve::report_initial_download(env, WEB_BUDGET_GZ)? {
+        None => println!("web app: not built (run `cargo xtask serve`); skipped"),
+        Some(gz) if gz >= WEB_BUDGET_GZ => over.push("web app"),
+        Some(_) => {}
     }
     if !over.is_empty() {
         bail!("over budget: {}", over.join(", "));
