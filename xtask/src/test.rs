@@ -12,6 +12,8 @@ use crate::util::{run, run_status};
 use crate::wasm;
 use crate::worker;
 
+mod browser;
+
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Part {
     /// cargo test --workspace --all-targets
@@ -22,6 +24,8 @@ pub enum Part {
     Oracles,
     /// the edge worker under workerd on loopback (tests/worker)
     Worker,
+    /// the playground in headless chromium (tests/browser)
+    Browser,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -38,10 +42,14 @@ pub struct TestArgs {
     /// Skip the edge worker test (workerd on loopback).
     #[arg(long)]
     pub skip_worker: bool,
+    /// Skip the playground's browser test (headless chromium).
+    #[arg(long)]
+    pub skip_browser: bool,
     /// Stop at the first failing stage.
     #[arg(long)]
     pub fail_fast: bool,
-    /// Run wasm-opt on the bundle, as `serve` does (slower: about 2.5 min on 2 cores).
+    /// Run wasm-opt on the bundle (and on the playground worker's wasm), as `serve` does
+    /// (slower: about 2.5 min on 2 cores the first time).
     #[arg(long)]
     pub opt: bool,
     /// Leave the PP-OCR models out of the determinism test.
@@ -55,6 +63,7 @@ impl TestArgs {
             Part::Wasm => self.skip_wasm,
             Part::Oracles => self.skip_oracles,
             Part::Worker => self.skip_worker,
+            Part::Browser => self.skip_browser,
             Part::Rust => false,
         };
         !skipped && (self.only.is_empty() || self.only.contains(&p))
@@ -113,7 +122,8 @@ impl Runner {
 pub fn cmd(env: &Env, args: &TestArgs) -> Result<()> {
     let (rust, wasm_part, oracles) = (args.wants(Part::Rust), args.wants(Part::Wasm), args.wants(Part::Oracles));
     let worker_part = args.wants(Part::Worker);
-    let mut r = Runner { outcomes: Vec::new(), fail_fast: args.fail_fast, total: 7 };
+    let browser_part = args.wants(Part::Browser);
+    let mut r = Runner { outcomes: Vec::new(), fail_fast: args.fail_fast, total: 8 };
     let started = Instant::now();
 
     // a, b) host tools for the wasm bundle.
@@ -152,8 +162,8 @@ pub fn cmd(env: &Env, args: &TestArgs) -> Result<()> {
         r.skip("rust", if rust { "stopped early" } else { "not selected" });
     }
 
-    // e) the release CLI, needed by the determinism and oracle tests.
-    if (wasm_part || oracles || worker_part) && !r.stop() {
+    // e) the release CLI, needed by the determinism, worker, browser and oracle tests.
+    if (wasm_part || oracles || worker_part || browser_part) && !r.stop() {
         r.stage("cli", "cargo build --release -p edgeport-cli", || {
             run(env.cargo().args(["build", "--release", "-p", "edgeport-cli"]))?;
             if !env.cli_bin().is_file() {
@@ -191,7 +201,20 @@ pub fn cmd(env: &Env, args: &TestArgs) -> Result<()> {
         });
     }
 
-    // h) the Python oracle tests.
+    // h) the playground in headless chromium: uploads, conversions against the CLI's bytes,
+    // bad files, cancel, privacy (no request carries the model), CSP, screenshots.
+    if !browser_part || r.stop() {
+        r.skip("browser", if browser_part { "stopped early" } else { "not selected" });
+    } else if r.failed("cli") {
+        r.skip("browser", "the CLI is missing");
+    } else {
+        r.stage("browser", "trunk site, headless chromium, tests/browser", || {
+            browser::run_test(env, args.opt)?;
+            Ok(None)
+        });
+    }
+
+    // i) the Python oracle tests.
     if !oracles || r.stop() {
         r.skip("oracles", if oracles { "stopped early" } else { "not selected" });
     } else if !env.repo.join("tests").join("oracles").is_dir() {

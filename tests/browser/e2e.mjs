@@ -1,0 +1,377 @@
+// End-to-end test of the playground in headless chromium (driven by playwright-core; the
+// system browser, never a downloaded one). Run by `cargo xtask test --only browser`, which builds
+// the site, serves it on a free loopback port and sets:
+//
+//   EDGEPORT_URL       the served page, http://127.0.0.1:PORT/
+//   EDGEPORT_BIN       the release CLI, whose output every download must equal byte for byte
+//   EDGEPORT_CHROMIUM  the browser (default /usr/bin/chromium)
+//   EDGEPORT_NPM       the npm project holding playwright-core
+//   EDGEPORT_OUT       tests/out (screenshots go to tests/out/screenshots)
+//
+// Every check is a named step; the run lists them and exits non-zero if any failed.
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { dynamicModel, unsupportedModel } from "./onnx.mjs";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const url = process.env.EDGEPORT_URL || "http://127.0.0.1:8080/";
+const origin = new URL(url).origin;
+const cli = process.env.EDGEPORT_BIN || path.join(repo, "target", "release", "edgeport");
+const chromiumPath = process.env.EDGEPORT_CHROMIUM || "/usr/bin/chromium";
+const npmDir = process.env.EDGEPORT_NPM || path.join(os.homedir(), ".cache", "edgeport", "tools", "browser-npm");
+const outDir = process.env.EDGEPORT_OUT || path.join(repo, "tests", "out");
+const shots = path.join(outDir, "screenshots");
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "edgeport-e2e-"));
+const fixture = (name) => path.join(repo, "tests", "fixtures", name, "model.onnx");
+
+const { chromium } = createRequire(path.join(npmDir, "package.json"))("playwright-core");
+
+const sha256 = (buf) => crypto.createHash("sha256").update(buf).digest("hex");
+const T = { timeout: 120_000 };
+
+// ---- the CLI's bytes for the same options -------------------------------------------------------
+
+const cliCache = new Map();
+function cliBytes(model, flags) {
+  const key = `${model} ${flags.join(" ")}`;
+  if (!cliCache.has(key)) {
+    const coreml = flags.includes("coreml");
+    const out = path.join(work, `cli-${cliCache.size}.${coreml ? "mlpackage.zip" : "tflite"}`);
+    execFileSync(cli, ["convert", model, ...flags, "-o", out], { stdio: ["ignore", "ignore", "inherit"] });
+    cliCache.set(key, fs.readFileSync(out));
+  }
+  return cliCache.get(key);
+}
+
+// ---- the browser ---------------------------------------------------------------------------------
+
+const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgeport-chromium-"));
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: chromiumPath,
+  headless: true,
+  acceptDownloads: true,
+  viewport: { width: 1366, height: 900 },
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+
+const requests = [];
+const consoleErrors = [];
+context.on("request", (r) => {
+  requests.push({ url: r.url(), method: r.method(), body: r.postDataBuffer(), type: r.resourceType(), at: Date.now() });
+});
+// CSP violations, reported by the page itself (init scripts run outside the page's CSP).
+await context.addInitScript(() => {
+  window.__csp = [];
+  document.addEventListener("securitypolicyviolation", (e) => {
+    window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`);
+  });
+});
+
+const page = context.pages()[0] ?? (await context.newPage());
+const watch = (p, where) => {
+  p.on("console", (m) => {
+    if (m.type() === "error") consoleErrors.push(`${where}: ${m.text()}`);
+  });
+  p.on("pageerror", (e) => consoleErrors.push(`${where} exception: ${e.message}`));
+};
+watch(page, "page");
+page.on("worker", (w) => {
+  w.on("console", (m) => {
+    if (m.type() === "error") consoleErrors.push(`worker: ${m.text()}`);
+  });
+});
+
+const $ = (id) => page.locator(`[data-testid="${id}"]`);
+
+// ---- steps ---------------------------------------------------------------------------------------
+
+const results = [];
+async function step(name, fn) {
+  const t = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true, ms: Date.now() - t });
+    console.log(`  ok    ${name} (${Date.now() - t} ms)`);
+  } catch (e) {
+    results.push({ name, ok: false, ms: Date.now() - t, error: e });
+    console.log(`  FAIL  ${name}: ${e?.stack ?? e}`);
+    await page.screenshot({ path: path.join(shots, `failed-${results.length}.png`), fullPage: true }).catch(() => {});
+  }
+}
+
+async function upload(name, buffer) {
+  await $("file-input").setInputFiles({ name, mimeType: "application/octet-stream", buffer });
+}
+
+async function summaryReady() {
+  await page.locator('[data-testid="summary"][data-ready="true"]').waitFor(T);
+  await assertNoError();
+}
+
+async function assertNoError() {
+  assert.equal(await $("error").count(), 0, `unexpected error: ${await $("error").allInnerTexts()}`);
+}
+
+/** Sets the target and its options the way a person would. */
+async function choose({ to = "tflite", nhwc = false, ios = null, precision = null, shapes = null }) {
+  await $(`target-${to}`).check();
+  if (to === "tflite") {
+    await (nhwc ? $("opt-nhwc").check() : $("opt-nhwc").uncheck());
+  } else {
+    await $("opt-coreml-target").selectOption(ios ?? "ios16");
+    await $(`opt-${precision ?? "fp16"}`).check();
+  }
+  if (shapes !== null) await $("opt-input-shapes").fill(shapes);
+}
+
+/** Converts, downloads, and checks the bytes against the CLI; returns the download's bytes. */
+async function convertAndCompare(model, opts, cliFlags, fileName) {
+  await choose(opts);
+  await $("convert").click();
+  const link = page.locator('[data-testid="result"][data-ready="true"] [data-testid="download"]');
+  await link.waitFor(T);
+  await assertNoError();
+  for (const s of ["parse", "optimize", "export", "verify"]) {
+    assert.equal(await $(`stage-${s}`).getAttribute("data-state"), "done", `stage ${s}`);
+  }
+  const [download] = await Promise.all([page.waitForEvent("download", T), link.click()]);
+  assert.equal(download.suggestedFilename(), fileName);
+  const saved = path.join(work, `dl-${Date.now()}-${fileName}`);
+  await download.saveAs(saved);
+  const got = fs.readFileSync(saved);
+  const want = cliBytes(model, cliFlags);
+  assert.equal(got.length, want.length, `size of ${fileName}: browser ${got.length}, CLI ${want.length}`);
+  assert.equal(sha256(got), sha256(want), `${fileName}: browser bytes differ from the CLI's`);
+  assert.equal(await link.getAttribute("data-sha256"), sha256(got), "shown sha256");
+  assert.equal(Number(await link.getAttribute("data-size")), got.length, "shown size");
+  assert.match(await $("sha256").innerText(), new RegExp(sha256(got)));
+  assert.ok((await $("verified").innerText()).length > 10, "structural check shown");
+  return got;
+}
+
+fs.rmSync(shots, { recursive: true, force: true });
+fs.mkdirSync(shots, { recursive: true });
+let initialRequests = 0;
+
+await step("page loads, engine worker starts, empty state", async () => {
+  await page.goto(url, { waitUntil: "load" });
+  await page.locator('main[data-engine="ready"]').waitFor(T);
+  await $("dropzone").waitFor();
+  assert.equal(await $("convert").isDisabled(), true, "convert disabled without a model");
+  assert.equal(await $("cancel").isDisabled(), true, "cancel disabled when idle");
+  assert.equal(await page.locator("script:not([src])").count(), 0, "no inline scripts");
+  await page.screenshot({ path: path.join(shots, "empty.png") });
+  initialRequests = requests.length;
+});
+
+await step("drop zone is keyboard reachable and opens the file picker", async () => {
+  await page.locator("body").click({ position: { x: 5, y: 5 } });
+  let focused = "";
+  for (let i = 0; i < 10 && focused !== "dropzone"; i++) {
+    await page.keyboard.press("Tab");
+    focused = await page.evaluate(() => document.activeElement?.getAttribute("data-testid") ?? "");
+  }
+  assert.equal(focused, "dropzone", "Tab reaches the drop zone");
+  // playwright turns on file-chooser interception asynchronously; give it a moment, or chromium
+  // may open (and headless, drop) the real dialog instead.
+  const chooserEvent = page.waitForEvent("filechooser", { timeout: 10_000 });
+  await page.waitForTimeout(300);
+  await page.keyboard.press("Enter");
+  const chooser = await chooserEvent;
+  await chooser.setFiles({ name: "mlp_gelu.onnx", mimeType: "application/octet-stream", buffer: fs.readFileSync(fixture("mlp_gelu")) });
+  await summaryReady();
+});
+
+await step("drag and drop onto the drop zone", async () => {
+  const data = fs.readFileSync(fixture("mlp_gelu")).toString("base64");
+  const dt = await page.evaluateHandle((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const t = new DataTransfer();
+    t.items.add(new File([bytes], "dropped.onnx"));
+    return t;
+  }, data);
+  await $("dropzone").dispatchEvent("dragover", { dataTransfer: dt });
+  await $("dropzone").dispatchEvent("drop", { dataTransfer: dt });
+  await page.locator('[data-testid="model-name"]', { hasText: "dropped.onnx" }).waitFor(T);
+  await summaryReady();
+});
+
+await step("mobilenetv2: summary (inputs, outputs, ops, params, FLOPs)", async () => {
+  await upload("mobilenetv2.onnx", fs.readFileSync(fixture("mobilenetv2")));
+  await summaryReady();
+  const text = await $("summary").innerText();
+  for (const want of ["input", "[1, 3, 224, 224]", "logits", "[1, 100]", "float32", "Conv", "665.4 K", "192.46 M", "90.90 M MACs", "4.59 MiB"]) {
+    assert.ok(text.includes(want), `summary lacks ${want}:\n${text}`);
+  }
+  await page.screenshot({ path: path.join(shots, "summary.png") });
+});
+
+const mnv2 = fixture("mobilenetv2");
+await step("mobilenetv2 -> .tflite equals the CLI", async () => {
+  await convertAndCompare(mnv2, { to: "tflite" }, ["--to", "tflite"], "mobilenetv2.tflite");
+  await page.screenshot({ path: path.join(shots, "result.png") });
+});
+await step("mobilenetv2 -> .tflite --nhwc-io equals the CLI", async () => {
+  await convertAndCompare(mnv2, { to: "tflite", nhwc: true }, ["--to", "tflite", "--nhwc-io"], "mobilenetv2.tflite");
+});
+await step("mobilenetv2 -> .mlpackage.zip (iOS16, fp16 defaults) equals the CLI", async () => {
+  await convertAndCompare(mnv2, { to: "coreml" }, ["--to", "coreml"], "mobilenetv2.mlpackage.zip");
+  await page.screenshot({ path: path.join(shots, "result-coreml.png") });
+});
+await step("mobilenetv2 -> .mlpackage.zip fp32 equals the CLI", async () => {
+  await convertAndCompare(mnv2, { to: "coreml", precision: "fp32" }, ["--to", "coreml", "--precision", "fp32"], "mobilenetv2.mlpackage.zip");
+});
+
+await step("transformer -> .tflite and .mlpackage.zip (iOS17 fp32) equal the CLI", async () => {
+  const m = fixture("transformer");
+  await upload("transformer.onnx", fs.readFileSync(m));
+  await summaryReady();
+  await convertAndCompare(m, { to: "tflite" }, ["--to", "tflite"], "transformer.tflite");
+  await convertAndCompare(m, { to: "coreml", ios: "ios17", precision: "fp32" }, ["--to", "coreml", "--target", "ios17", "--precision", "fp32"], "transformer.mlpackage.zip");
+});
+
+await step("mlp_gelu -> .mlpackage.zip (iOS15) equals the CLI", async () => {
+  const m = fixture("mlp_gelu");
+  await upload("mlp_gelu.onnx", fs.readFileSync(m));
+  await summaryReady();
+  await convertAndCompare(m, { to: "coreml", ios: "ios15" }, ["--to", "coreml", "--target", "ios15"], "mlp_gelu.mlpackage.zip");
+});
+
+const requestsBeforeBad = () => requests.length;
+const good = fs.readFileSync(fixture("mlp_gelu"));
+const badFiles = [
+  ["image.onnx", Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489", "hex"), /not a valid ONNX model/],
+  ["truncated.onnx", fs.readFileSync(fixture("mobilenetv2")).subarray(0, 4096), /not a valid ONNX model/],
+  ["empty.onnx", Buffer.alloc(0), /empty/],
+];
+for (const [name, bytes, title] of badFiles) {
+  await step(`bad file ${name}: a clear error, then a good file still works`, async () => {
+    await upload(name, bytes);
+    await $("error").waitFor(T);
+    const text = await $("error").innerText();
+    assert.match(text, title, text);
+    assert.equal(await $("convert").isDisabled(), true, "no convert after a bad file");
+    if (name === "image.onnx") await page.screenshot({ path: path.join(shots, "error-bad-file.png") });
+    await upload("mlp_gelu.onnx", good);
+    await summaryReady();
+    await convertAndCompare(fixture("mlp_gelu"), { to: "tflite" }, ["--to", "tflite"], "mlp_gelu.tflite");
+  });
+}
+
+await step("unsupported ops: every failing node listed", async () => {
+  await upload("unsupported.onnx", unsupportedModel());
+  await $("error-nodes").waitFor(T);
+  const nodes = await page.locator('[data-testid="error-nodes"] li').allInnerTexts();
+  assert.equal(nodes.length, 2, nodes.join("\n"));
+  assert.ok(nodes[0].includes("fancy_0") && nodes[0].includes("FancyOp"), nodes[0]);
+  assert.ok(nodes[1].includes("weird_1") && nodes[1].includes("WeirdOp"), nodes[1]);
+  assert.equal(await $("error").getAttribute("data-code"), "unsupported");
+  await page.screenshot({ path: path.join(shots, "error-unsupported.png") });
+});
+
+await step("dynamic dims: input shape override, then convert equals the CLI", async () => {
+  const dyn = path.join(work, "dynamic.onnx");
+  fs.writeFileSync(dyn, dynamicModel());
+  await upload("dynamic.onnx", fs.readFileSync(dyn));
+  await $("error").waitFor(T);
+  assert.match(await $("error").innerText(), /Input 'x' has an open dimension/);
+  await $("opt-input-shapes").fill("x=2,4");
+  await $("apply-shapes").click();
+  await summaryReady();
+  assert.ok((await $("summary").innerText()).includes("[2, 4]"));
+  await convertAndCompare(dyn, { to: "tflite" }, ["--to", "tflite", "--input-shape", "x=2,4"], "dynamic.tflite");
+});
+
+await step("cancel during a conversion stops it and leaves the app usable", async () => {
+  await upload("mobilenetv2.onnx", fs.readFileSync(mnv2));
+  await summaryReady();
+  await choose({ to: "coreml", precision: "fp32" });
+  // A conversion can finish before the click lands; then try again (a few times at most).
+  let cancelled = false;
+  for (let attempt = 0; attempt < 4 && !cancelled; attempt++) {
+    await $("convert").click();
+    try {
+      await page.locator('[data-testid="cancel"]:not([disabled])').click({ timeout: 5_000 });
+      await page.locator('[data-testid="status"]', { hasText: "Conversion cancelled." }).waitFor({ timeout: 10_000 });
+      cancelled = true;
+    } catch {
+      await page.locator('[data-testid="result"][data-ready="true"]').waitFor(T);
+    }
+  }
+  assert.ok(cancelled, "a conversion could be cancelled");
+  assert.equal(await page.locator('[data-testid="result"][data-ready="true"]').count(), 0, "no result after cancel");
+  for (const s of ["parse", "optimize", "export", "verify"]) {
+    assert.equal(await $(`stage-${s}`).getAttribute("data-state"), "pending", `stage ${s} after cancel`);
+  }
+  // The cancelled worker is terminated and a fresh one takes over; a late reply cannot land.
+  await page.locator('main[data-engine="ready"]').waitFor(T);
+  assert.equal(page.workers().length, 1, "exactly one engine worker after cancel");
+  await page.waitForTimeout(1500);
+  assert.equal(await page.locator('[data-testid="result"][data-ready="true"]').count(), 0, "nothing arrives after cancel");
+  await convertAndCompare(mnv2, { to: "tflite" }, ["--to", "tflite"], "mobilenetv2.tflite");
+});
+
+let sampleRequests = [];
+await step("sample model: fetched on click, summary, convert equals the CLI", async () => {
+  const before = requests.length;
+  await $("sample").click();
+  await summaryReady();
+  assert.ok((await $("summary").innerText()).includes("[1, 3, 224, 224]"));
+  sampleRequests = requests.slice(before).filter((r) => new URL(r.url).pathname.startsWith("/sample/"));
+  assert.equal(sampleRequests.length, 1, "one request for the sample");
+  await convertAndCompare(mnv2, { to: "tflite" }, ["--to", "tflite"], "mobilenetv2.tflite");
+});
+
+await step("privacy: no request carries the model; only the page's files and the sample", async () => {
+  assert.ok(initialRequests > 0, "the initial load was recorded");
+  for (const r of requests) {
+    if (r.url.startsWith("blob:") || r.url.startsWith("data:")) continue;
+    assert.equal(new URL(r.url).origin, origin, `request to another origin: ${r.url}`);
+    assert.equal(r.method, "GET", `${r.method} ${r.url}`);
+    assert.ok(!r.body || r.body.length === 0, `request with a body: ${r.url}`);
+  }
+  const later = requests.slice(initialRequests).filter((r) => !r.url.startsWith("blob:") && !r.url.startsWith("data:"));
+  const unexpected = later.filter((r) => !new URL(r.url).pathname.startsWith("/sample/") && !isPageFile(r.url));
+  assert.deepEqual(unexpected.map((r) => r.url), [], "requests after the initial load");
+  // Fresh workers (after cancel) load the worker's own files again from this origin: allowed,
+  // they carry nothing. Anything else after the initial load is the sample, once.
+  assert.equal(later.filter((r) => new URL(r.url).pathname.startsWith("/sample/")).length, 1);
+  void requestsBeforeBad;
+});
+
+function isPageFile(u) {
+  const p = new URL(u).pathname;
+  return /^\/playground-worker(_loader\.js|\.js|_bg\.wasm)$/.test(p);
+}
+
+await step("no console errors and no CSP violations", async () => {
+  const csp = await page.evaluate(() => window.__csp ?? []);
+  assert.deepEqual(csp, [], "CSP violations");
+  assert.deepEqual(consoleErrors, [], "console errors");
+});
+
+await context.close();
+fs.rmSync(userDataDir, { recursive: true, force: true });
+fs.rmSync(work, { recursive: true, force: true });
+
+const failed = results.filter((r) => !r.ok);
+console.log(`\nbrowser e2e: ${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${shots}`);
+console.log(`requests: ${initialRequests} during the initial load, ${requests.length - initialRequests} after (sample: ${sampleRequests.length})`);
+process.exit(failed.length ? 1 : 0);
