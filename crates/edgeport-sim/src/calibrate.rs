@@ -149,11 +149,10 @@ impl<'a> Problem<'a> {
     pub fn new(cases: &'a [Case], profiles: &'a [Profile]) -> Problem<'a> {
         let mut workloads = BTreeMap::new();
         for c in cases {
-            if !workloads.contains_key(&c.workload) {
-                if let Some(w) = zoo::get(&c.workload) {
+            if !workloads.contains_key(&c.workload)
+                && let Some(w) = zoo::get(&c.workload) {
                     workloads.insert(c.workload.clone(), w);
                 }
-            }
         }
         Problem { cases, profiles: profiles.iter().map(|p| (p.id.clone(), p)).collect(), workloads }
     }
@@ -173,11 +172,10 @@ impl<'a> Problem<'a> {
         let Some(p) = self.profiles.get(&c.profile) else { return out };
         let Ok(path) = crate::simulate::choose_path(p, &c.scenario) else { return out };
         let mut units = vec![(path.unit, crate::simulate::executed_precision(path, c.scenario.precision))];
-        if path.unit != UnitKind::Cpu {
-            if let Some(f) = path.fallback.as_deref().and_then(|f| p.path(f)) {
+        if path.unit != UnitKind::Cpu
+            && let Some(f) = path.fallback.as_deref().and_then(|f| p.path(f)) {
                 units.push((UnitKind::Cpu, crate::simulate::executed_precision(f, c.scenario.precision)));
             }
-        }
         for (unit, exec) in units {
             out.push(Param::Kind(Calibration::kind_key(unit, exec.unwrap_or(Precision::Fp32))));
             out.push(Param::Device(Calibration::device_key(&p.id, unit)));
@@ -214,16 +212,20 @@ impl Param {
         m.insert(k.to_string(), v);
     }
 
-    /// Ridge weight on the parameter's log: shared per-(unit, precision) factors are free;
+    /// Ridge weight on the parameter's log: shared per-(unit, precision) factors move almost freely;
     /// device, op-group and overhead factors stay near 1 unless many rows agree.
     fn ridge(&self) -> f64 {
         match self {
-            Param::Kind(_) => 0.0,
+            Param::Kind(_) => KIND_RIDGE,
             Param::Device(_) => DEVICE_RIDGE,
             Param::Class(_) | Param::Overhead(_) => SHARED_RIDGE,
         }
     }
 }
+
+/// Ridge weight of the shared throughput factors: small, so the data moves them freely, but a
+/// factor that barely touches any row (a precision only fallbacks use) stays near 1.
+pub const KIND_RIDGE: f64 = 0.05;
 
 /// Ridge weight of the op-group and fixed-cost factors.
 pub const SHARED_RIDGE: f64 = 1.0;

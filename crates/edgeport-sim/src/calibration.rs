@@ -73,7 +73,10 @@ impl Calibration {
         Ok(c)
     }
 
+    /// The shared factor's key. CPU kernels run fp16 at the fp32 rate (XNNPACK widens fp16 on
+    /// most cores), so the CPU has one float factor: fallbacks of fp16 models cannot drift it.
     pub fn kind_key(unit: UnitKind, precision: Precision) -> String {
+        let precision = if unit == UnitKind::Cpu && precision == Precision::Fp16 { Precision::Fp32 } else { precision };
         format!("{}.{}", unit.name(), precision.name())
     }
 

@@ -13,11 +13,10 @@ pub fn fuse_activations(w: Workload) -> Workload {
     let mut readers = vec![0usize; n];
     for l in &w.layers {
         for op in &l.inputs {
-            if let Operand::Layer(p) = *op {
-                if p < n {
+            if let Operand::Layer(p) = *op
+                && p < n {
                     readers[p] += 1;
                 }
-            }
         }
     }
     // merged_into[i] = Some(p) when activation i is folded into layer p.

@@ -316,11 +316,10 @@ impl Profile {
             let Some(unit) = self.unit(p.unit) else {
                 return Err(format!("paths.{}: no unit of kind {}", p.id, p.unit.name()));
             };
-            if let Some(v) = p.speed {
-                if !(v > 0.0 && v <= 1.0) {
+            if let Some(v) = p.speed
+                && !(v > 0.0 && v <= 1.0) {
                     return Err(format!("paths.{}.speed: {v} is not in (0, 1]", p.id));
                 }
-            }
             if p.precisions.is_empty() || p.formats.is_empty() {
                 return Err(format!("paths.{}: needs formats and precisions", p.id));
             }

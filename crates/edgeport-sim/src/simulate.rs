@@ -404,11 +404,10 @@ pub fn peak_memory(w: &Workload, enc: Encoding) -> u64 {
     let mut last_use: Vec<usize> = (0..n).collect();
     for (i, l) in w.layers.iter().enumerate() {
         for op in &l.inputs {
-            if let Operand::Layer(p) = *op {
-                if p < n {
+            if let Operand::Layer(p) = *op
+                && p < n {
                     last_use[p] = last_use[p].max(i);
                 }
-            }
         }
     }
     let inputs: u64 = w

@@ -1,6 +1,8 @@
 //! The embedded device profiles parse, cover every device of the published calibration data, and
 //! offer the runtime paths their platform has.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use edgeport_sim::profile::{self, Profile};

@@ -1,5 +1,7 @@
 //! Properties of the simulator that must hold whatever the calibration says.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use edgeport_sim::profile::{self, Format, Precision, UnitKind};
 use edgeport_sim::{Calibration, Scenario, simulate, zoo};
 

@@ -1,6 +1,8 @@
 //! The zoo's architectures have the arithmetic and parameter counts their papers / model cards
 //! state, and every model of the published-latency calibration table has a zoo workload.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use edgeport_sim::{Workload, zoo};

@@ -21,8 +21,11 @@ use crate::workload::{T, Workload, WorkloadBuilder};
 
 pub use mobilenet::mobilenet_v2;
 
-/// Every architecture: (id, description, builder).
-pub fn all() -> Vec<(&'static str, &'static str, fn() -> Workload)> {
+/// A zoo entry: (id, description, builder).
+pub type Entry = (&'static str, &'static str, fn() -> Workload);
+
+/// Every architecture.
+pub fn all() -> Vec<Entry> {
     vec![
         ("mobilenet_v1_224", "MobileNetV1 1.0, 224x224, 1000 classes", || mobilenet::mobilenet_v1(224, 1.0)),
         ("mobilenet_v2_224", "MobileNetV2 1.0, 224x224, 1000 classes", || mobilenet::mobilenet_v2(224, 1.0)),
