@@ -33,6 +33,8 @@ ROUTES = {
     ("GET", "/v1/openapi.json"),
     ("POST", "/v1/inspect"),
     ("POST", "/v1/convert"),
+    ("GET", "/v1/profiles"),
+    ("POST", "/v1/simulate"),
 }
 FIXTURE_NAMES = sorted(p.parent.name for p in FIXTURES.glob("*/model.onnx"))
 
@@ -173,6 +175,15 @@ class CliAnswers:
         key = ("inspect", str(model), args)
         if key not in self.cache:
             res = self.edgeport.run("inspect", model, "--json", *args)
+            assert res.returncode == 0, res.describe()
+            self.cache[key] = json.loads(res.stdout)
+        return self.cache[key]
+
+
+    def simulate(self, model: Path, *args):
+        key = ("simulate", str(model), args)
+        if key not in self.cache:
+            res = self.edgeport.run("simulate", model, "--json", *args)
             assert res.returncode == 0, res.describe()
             self.cache[key] = json.loads(res.stdout)
         return self.cache[key]
@@ -492,3 +503,58 @@ def test_burst_of_mixed_requests(cli, unsupported_model):
     # Still healthy, and still right.
     assert request("GET", "/v1/health").status == 200
     assert request("POST", "/v1/convert?to=tflite", good_bytes, OCTET).body == want_tflite
+
+
+# --------------------------------------------------------------------------------------------
+# Simulation
+# --------------------------------------------------------------------------------------------
+
+
+def test_profiles_match_the_cli(edgeport):
+    r = request("GET", "/v1/profiles")
+    assert r.status == 200, r.describe()
+    res = edgeport.run("simulate", "--list-profiles", "--json")
+    assert res.returncode == 0, res.describe()
+    assert r.json()["profiles"] == json.loads(res.stdout)
+    assert len(r.json()["profiles"]) >= 17
+
+
+@pytest.mark.parametrize(
+    "query, args",
+    [
+        ("profile=pixel8,iphone15pro&placement=1", ("--profile", "pixel8,iphone15pro")),
+        ("profile=galaxy-s24&unit=npu,cpu&precision=int8&budget=camera&placement=1",
+         ("--profile", "galaxy-s24", "--unit", "npu,cpu", "--precision", "int8", "--budget", "camera")),
+        ("profile=rpi5&format=onnx&placement=1", ("--profile", "rpi5", "--format", "onnx")),
+    ],
+)
+def test_simulate_matches_the_cli(query, args, cli):
+    model = FIXTURES / "mobilenetv2" / "model.onnx"
+    r = request("POST", f"/v1/simulate?{query}", model.read_bytes(), OCTET)
+    assert r.status == 200, r.describe()
+    assert r.json() == cli.simulate(model, *args)
+
+
+def test_simulate_leaves_placement_out_by_default(cli):
+    model = FIXTURES / "resnet" / "model.onnx"
+    r = request("POST", "/v1/simulate?profile=pixel8", model.read_bytes(), OCTET)
+    assert r.status == 200, r.describe()
+    report = r.json()
+    assert report["schema"] == "edgeport.simulation/1"
+    assert report["results"] and all(x["placement"] == [] for x in report["results"])
+    full = cli.simulate(model, "--profile", "pixel8")
+    assert [x["latency_ms"] for x in report["results"]] == [x["latency_ms"] for x in full["results"]]
+
+
+def test_simulate_bad_options_are_400(error_codes):
+    model = (FIXTURES / "mlp_gelu" / "model.onnx").read_bytes()
+    for q in ("profile=nokia3310", "unit=qpu", "precision=int4", "format=pdf", "budget=forever", "weight_bits=0",
+              "placement=maybe", "to=tflite"):
+        r = request("POST", f"/v1/simulate?{q}", model, OCTET)
+        assert r.status == 400, f"{q}: {r.describe()}"
+        assert r.json()["code"] == "invalid_options" and r.json()["code"] in error_codes, q
+
+
+def test_simulate_bad_model_is_400():
+    r = request("POST", "/v1/simulate", b"\x89PNG\r\n\x1a\n" + bytes(64), OCTET)
+    assert r.status == 400 and r.json()["code"] == "invalid_model", r.describe()

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use edgeport_engine::simulate::{SimFormat, SimPrecision, SimulateOptions, UnitKind};
 use edgeport_engine::{ConvertOptions, CoremlTarget, EngineError, ErrorCode, Precision, Target};
 use futures_util::{Stream, StreamExt};
 use serde_json::json;
@@ -24,11 +25,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/openapi.json"),
     ("POST", "/v1/inspect"),
     ("POST", "/v1/convert"),
+    ("GET", "/v1/profiles"),
+    ("POST", "/v1/simulate"),
 ];
 
 /// Query parameters each POST route takes; anything else is refused, so typos do not pass silently.
 pub const INSPECT_PARAMS: &[&str] = &["input_shape"];
 pub const CONVERT_PARAMS: &[&str] = &["to", "nhwc_io", "input_shape", "target", "precision"];
+pub const SIMULATE_PARAMS: &[&str] =
+    &["profile", "unit", "precision", "weight_bits", "format", "budget", "placement", "input_shape"];
 
 /// Output formats `/v1/convert?to=` accepts.
 pub const TARGETS: &[&str] = &["tflite", "coreml"];
@@ -141,11 +146,13 @@ pub enum Route {
     OpenApi,
     Inspect,
     Convert,
+    Profiles,
+    Simulate,
 }
 
 impl Route {
     pub fn takes_body(self) -> bool {
-        matches!(self, Route::Inspect | Route::Convert)
+        matches!(self, Route::Inspect | Route::Convert | Route::Simulate)
     }
 }
 
@@ -158,6 +165,8 @@ pub fn route(method: &str, path: &str) -> Result<Route, Reply> {
         "/v1/openapi.json" => Route::OpenApi,
         "/v1/inspect" => Route::Inspect,
         "/v1/convert" => Route::Convert,
+        "/v1/profiles" => Route::Profiles,
+        "/v1/simulate" => Route::Simulate,
         _ => {
             let shown: String = path.chars().take(200).collect();
             return Err(Reply::error("not_found", format!("no route {shown} (see GET /v1/openapi.json)")));
@@ -237,7 +246,16 @@ where
 /// Parses the query of a POST route into engine options. Repeated parameters other than
 /// `input_shape`, unknown parameters and bad values are `invalid_options` (400).
 pub fn parse_query(route: Route, query: &str) -> Result<ConvertOptions, EngineError> {
-    let known = if route == Route::Convert { CONVERT_PARAMS } else { INSPECT_PARAMS };
+    parse_query_with(route, query).map(|(opts, _)| opts)
+}
+
+/// The query's parameters: `input_shape` values parsed into the options, the others by name.
+fn parse_query_with(route: Route, query: &str) -> Result<(ConvertOptions, BTreeMap<String, String>), EngineError> {
+    let known = match route {
+        Route::Convert => CONVERT_PARAMS,
+        Route::Simulate => SIMULATE_PARAMS,
+        _ => INSPECT_PARAMS,
+    };
     let mut single: BTreeMap<String, String> = BTreeMap::new();
     let mut shapes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -259,7 +277,7 @@ pub fn parse_query(route: Route, query: &str) -> Result<ConvertOptions, EngineEr
     }
     let mut opts = ConvertOptions { input_shapes: shapes, ..ConvertOptions::default() };
     if route != Route::Convert {
-        return Ok(opts);
+        return Ok((opts, single));
     }
     opts.target = match single.get("to").map(String::as_str) {
         None => {
@@ -285,7 +303,39 @@ pub fn parse_query(route: Route, query: &str) -> Result<ConvertOptions, EngineEr
     if let Some(v) = single.get("precision") {
         opts.precision = Some(v.parse::<Precision>()?);
     }
-    Ok(opts)
+    Ok((opts, single))
+}
+
+/// The query of `/v1/simulate`: comma lists of profiles and units, one precision, format and
+/// budget, and whether to include the per-layer placement.
+pub fn parse_simulate_query(query: &str) -> Result<(ConvertOptions, SimulateOptions), EngineError> {
+    let (convert, single) = parse_query_with(Route::Simulate, query)?;
+    let list = |key: &str| -> Vec<String> {
+        single.get(key).map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+    };
+    let one_of = |key: &str, value: &str, allowed: &str| {
+        EngineError::options(format!("{key} '{}' is not one of {allowed}", clip(value)))
+    };
+    let mut opts = SimulateOptions { profiles: list("profile"), budget: single.get("budget").cloned(), ..Default::default() };
+    for u in list("unit") {
+        opts.units.push(UnitKind::parse(&u).ok_or_else(|| one_of("unit", &u, "cpu, gpu, npu, ane, tpu"))?);
+    }
+    if let Some(v) = single.get("precision") {
+        opts.precision = Some(SimPrecision::parse(v).ok_or_else(|| one_of("precision", v, "fp32, fp16, int8"))?);
+    }
+    if let Some(v) = single.get("format") {
+        opts.format = Some(SimFormat::parse(v).ok_or_else(|| one_of("format", v, "tflite, coreml, onnx"))?);
+    }
+    if let Some(v) = single.get("weight_bits") {
+        opts.weight_bits =
+            Some(v.parse::<u8>().ok().filter(|b| (1..=32).contains(b)).ok_or_else(|| one_of("weight_bits", v, "1..32"))?);
+    }
+    opts.no_placement = match single.get("placement").map(String::as_str) {
+        None | Some("0" | "false") => true,
+        Some("1" | "true") => false,
+        Some(other) => return Err(one_of("placement", other, "1, 0, true, false")),
+    };
+    Ok((convert, opts))
 }
 
 fn clip(s: &str) -> String {
@@ -337,6 +387,25 @@ where
             headers: vec![("content-type".into(), JSON.into())],
             body: crate::openapi::DOCUMENT.as_bytes().to_vec(),
         },
+        Route::Profiles => match edgeport_engine::simulate::list_profiles() {
+            Ok(list) => Reply::json(200, &json!({ "profiles": list })),
+            Err(e) => Reply::engine_error(&e),
+        },
+        Route::Simulate => {
+            let declared = match check_upload(head, limits) {
+                Ok(d) => d,
+                Err(reply) => return reply,
+            };
+            let (convert, opts) = match parse_simulate_query(&head.query) {
+                Ok(o) => o,
+                Err(e) => return Reply::engine_error(&e),
+            };
+            let model = match read_body(body, declared, limits).await {
+                Ok(b) => b,
+                Err(reply) => return reply,
+            };
+            simulate(&model, &convert, &opts)
+        }
         Route::Inspect | Route::Convert => {
             let declared = match check_upload(head, limits) {
                 Ok(d) => d,
@@ -373,6 +442,17 @@ fn inspect(model: &[u8], opts: &ConvertOptions) -> Reply {
     match serde_json::to_vec(&report) {
         Ok(body) => Reply { status: 200, headers: vec![("content-type".into(), JSON.into())], body },
         Err(e) => Reply::engine_error(&EngineError::new(ErrorCode::Internal, format!("inspect report: {e}"))),
+    }
+}
+
+fn simulate(model: &[u8], convert: &ConvertOptions, opts: &SimulateOptions) -> Reply {
+    let report = match edgeport_engine::simulate::simulate(model, convert, opts) {
+        Ok(r) => r,
+        Err(e) => return Reply::engine_error(&e),
+    };
+    match serde_json::to_vec(&report) {
+        Ok(body) => Reply { status: 200, headers: vec![("content-type".into(), JSON.into())], body },
+        Err(e) => Reply::engine_error(&EngineError::new(ErrorCode::Internal, format!("simulation report: {e}"))),
     }
 }
 

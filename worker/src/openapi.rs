@@ -12,7 +12,7 @@ pub const DOCUMENT: &str = include_str!("../openapi.json");
 mod tests {
     use super::DOCUMENT;
     use crate::api::{
-        CONVERT_PARAMS, DEFAULT_MAX_BODY_BYTES, ERROR_CODES, INSPECT_PARAMS, MODEL_MEDIA_TYPES, ROUTES, TARGETS,
+        CONVERT_PARAMS, DEFAULT_MAX_BODY_BYTES, ERROR_CODES, INSPECT_PARAMS, MODEL_MEDIA_TYPES, ROUTES, SIMULATE_PARAMS, TARGETS,
         status_of,
     };
     use serde_json::Value;
@@ -52,7 +52,7 @@ mod tests {
     #[test]
     fn parameters_bodies_and_responses_match_the_router() {
         let d = doc();
-        for (path, params) in [("/v1/convert", CONVERT_PARAMS), ("/v1/inspect", INSPECT_PARAMS)] {
+        for (path, params) in [("/v1/convert", CONVERT_PARAMS), ("/v1/inspect", INSPECT_PARAMS), ("/v1/simulate", SIMULATE_PARAMS)] {
             let op = &d["paths"][path]["post"];
             let names: BTreeSet<String> =
                 op["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
