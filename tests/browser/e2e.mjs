@@ -339,6 +339,203 @@ await step("sample model: fetched on click, summary, convert equals the CLI", as
   await convertAndCompare(mnv2, { to: "tflite" }, ["--to", "tflite"], "mobilenetv2.tflite");
 });
 
+// ---- the simulator and share links --------------------------------------------------------------
+
+/** The CLI's simulation report for the same options. */
+function cliReport(model, profiles, precision, budget) {
+  const args = ["simulate", model, "--profile", profiles.join(","), "--precision", precision, "--json"];
+  if (budget) args.push("--budget", budget);
+  return JSON.parse(execFileSync(cli, args, { encoding: "utf8", maxBuffer: 256 << 20 }));
+}
+
+/** The page's rounding of a latency (web/src/app/format.rs `ms`). */
+function fmtMs(v) {
+  if (v < 1) return `${v.toFixed(3)} ms`;
+  if (v < 10) return `${v.toFixed(2)} ms`;
+  if (v < 100) return `${v.toFixed(1)} ms`;
+  return `${Math.round(v).toLocaleString("en-US")} ms`;
+}
+
+const on = (p) => (id) => p.locator(`[data-testid="${id}"]`);
+const reportIn = async (p) => JSON.parse(await on(p)("sim-json").textContent());
+const withoutPlacement = (r) => r.results.map((x) => ({ ...x, placement: [] }));
+
+/** Ticks exactly `profiles`, sets precision and budget, simulates and waits for the report. */
+async function simulate(profiles, precision, budget = "") {
+  const boxes = page.locator('[data-testid^="sim-profile-"]');
+  await boxes.first().waitFor(T);
+  for (const box of await boxes.all()) {
+    const id = (await box.getAttribute("data-testid")).slice("sim-profile-".length);
+    await (profiles === "all" || profiles.includes(id) ? box.check() : box.uncheck());
+  }
+  await $("sim-precision").selectOption(precision);
+  await $("sim-budget").selectOption(budget);
+  const runs = Number(await $("sim-results").getAttribute("data-runs"));
+  await $("simulate-button").click();
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid="sim-results"]')?.dataset.runs) > n, runs, T);
+  await assertNoError();
+  return reportIn(page);
+}
+
+async function shareLink() {
+  await $("share-button").click();
+  const link = await $("share-link").inputValue();
+  assert.ok(link.startsWith(`${url}#r=`), link.slice(0, 80));
+  return link;
+}
+
+const simProfiles = ["iphone15pro", "pixel8", "rpi5"];
+let simulated = null;
+let sharedLink = "";
+let sharedTflite = "";
+
+await step("simulate panel: mobilenetv2 on 3 devices equals the CLI's report, one bar per result", async () => {
+  await upload("mobilenetv2.onnx", fs.readFileSync(mnv2));
+  await summaryReady();
+  for (const [precision, budget] of [["int8", ""], ["fp16", "camera"], ["fp32", "camera"]]) {
+    const mine = await simulate(simProfiles, precision, budget);
+    const want = cliReport(mnv2, simProfiles, precision, budget);
+    assert.deepEqual(mine.results, want.results, `results (${precision}, ${budget || "no budget"})`);
+    assert.deepEqual(mine.best, want.best, "best per device");
+    assert.deepEqual(mine.skipped, want.skipped, "skipped");
+    assert.deepEqual(mine.model, want.model, "model");
+    assert.deepEqual([mine.options.profiles, mine.options.precision, mine.options.budget], [want.options.profiles, want.options.precision, want.options.budget]);
+    const bars = page.locator('[data-testid="sim-chart"] [data-testid="sim-bar"]');
+    assert.equal(await bars.count(), want.results.length, "one bar per (profile, unit)");
+    for (const r of want.results) {
+      const bar = page.locator(`[data-testid="sim-bar"][data-profile="${r.profile}"][data-unit="${r.unit}"]`);
+      assert.equal(Number(await bar.getAttribute("data-latency")), r.latency_ms, `bar ${r.profile}/${r.unit}`);
+      const shown = await page.locator(`[data-testid="sim-row-${r.profile}-${r.unit}"] [data-testid="sim-latency"]`).innerText();
+      assert.equal(shown, fmtMs(r.latency_ms), `row ${r.profile}/${r.unit}`);
+    }
+    assert.equal(await $("sim-budget-line").count(), budget ? 1 : 0, "budget line only with a budget");
+    for (const b of want.best) {
+      assert.equal(await page.locator(`[data-testid="sim-best"] li[data-profile="${b.profile}"][data-unit="${b.unit}"]`).count(), 1, `best ${b.profile}`);
+    }
+    simulated = mine;
+  }
+  await $("simulate-panel").scrollIntoViewIfNeeded();
+  await $("simulate-panel").screenshot({ path: path.join(shots, "simulate-panel.png") });
+});
+
+await step("placement table: select a row by click and by keyboard, slowest first, sortable", async () => {
+  await $("sim-row-pixel8-npu").click();
+  const table = $("placement-table");
+  assert.equal(await table.getAttribute("data-profile"), "pixel8");
+  const want = simulated.results.find((r) => r.profile === "pixel8" && r.unit === "npu");
+  assert.equal(Number(await table.getAttribute("data-rows")), want.placement.length);
+  const times = async () => (await table.locator("tbody tr td:nth-child(4)").allInnerTexts()).map((t) => parseFloat(t.replace(/,/g, "")));
+  const desc = await times();
+  assert.deepEqual(desc, [...desc].sort((a, b) => b - a), "slowest first");
+  await $("placement-sort").click();
+  const asc = await times();
+  assert.deepEqual(asc, [...asc].sort((a, b) => a - b), "fastest first after sorting");
+  await $("sim-row-rpi5-cpu").focus();
+  await page.keyboard.press("Enter");
+  assert.equal(await table.getAttribute("data-profile"), "rpi5", "Enter selects a row");
+});
+
+await step("share link: made after a conversion and a simulation, under 8 KB", async () => {
+  const got = await convertAndCompare(mnv2, { to: "tflite" }, ["--to", "tflite"], "mobilenetv2.tflite");
+  sharedTflite = sha256(got);
+  simulated = await simulate(simProfiles, "fp32", "camera");
+  sharedLink = await shareLink();
+  assert.ok(sharedLink.length < 8192, `${sharedLink.length}`);
+});
+
+await step("share link: mobilenetv2 on every profile stays under 8192 characters", async () => {
+  const all = await simulate("all", "fp32", "");
+  assert.ok(all.results.length > 40, `${all.results.length} results`);
+  const link = await shareLink();
+  console.log(`        share link, mobilenetv2 on all ${all.results.length} (profile, unit) results: ${link.length} characters`);
+  assert.ok(link.length < 8192, `link is ${link.length} characters`);
+});
+
+// A second browser context: a fresh page that has never seen the model.
+const freshDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgeport-chromium-"));
+const fresh = await chromium.launchPersistentContext(freshDir, {
+  executablePath: chromiumPath,
+  headless: true,
+  viewport: { width: 1366, height: 900 },
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+await fresh.addInitScript(() => {
+  window.__csp = [];
+  document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+});
+const other = fresh.pages()[0] ?? (await fresh.newPage());
+watch(other, "shared page");
+const $o = on(other);
+const openLink = async (link) => {
+  await other.goto("about:blank");
+  await other.goto(link, { waitUntil: "load" });
+  await other.locator('main[data-engine="ready"]').waitFor(T);
+};
+const uploadTo = (p, name, buffer) => on(p)("file-input").setInputFiles({ name, mimeType: "application/octet-stream", buffer });
+
+await step("share link opens in a fresh context: banner, artifact and the same results without the model", async () => {
+  await openLink(sharedLink);
+  const banner = $o("report-banner");
+  assert.equal(await banner.getAttribute("data-state"), "shared");
+  const text = await banner.innerText();
+  assert.match(text, /Shared report: mobilenetv2\.onnx/);
+  assert.ok(text.includes(simulated.model.sha256.slice(0, 16)), text);
+  assert.match(text, /edgeport \d+\.\d+\.\d+/);
+  assert.equal(await $o("shared-artifact").getAttribute("data-sha256"), sharedTflite);
+  const shown = await reportIn(other);
+  assert.deepEqual(shown.results, withoutPlacement(simulated), "recorded results");
+  assert.deepEqual(shown.best, simulated.best);
+  assert.equal(await other.locator('[data-testid="sim-bar"]').count(), simulated.results.length);
+  assert.equal(await $o("sim-budget-line").count(), 1);
+  assert.equal(await $o("summary").getAttribute("data-ready"), "false", "no model in the fresh page");
+  await other.screenshot({ path: path.join(shots, "shared-link.png"), fullPage: true });
+});
+
+await step("share link + the same model: conversion byte-identical, simulation identical", async () => {
+  await uploadTo(other, "mobilenetv2.onnx", fs.readFileSync(mnv2));
+  await other.locator('[data-testid="share-check-simulation"][data-state="identical"]').waitFor(T);
+  assert.equal(await $o("share-check-conversion").getAttribute("data-state"), "identical");
+  assert.match(await $o("share-check-conversion").innerText(), /byte-identical/);
+  assert.equal(await $o("error").count(), 0);
+  assert.equal(await $o("sha256").innerText(), sharedTflite, "the redone conversion's sha256");
+  const rerun = await reportIn(other);
+  assert.deepEqual(withoutPlacement(rerun), withoutPlacement(simulated));
+  assert.ok(Number(await $o("placement-table").getAttribute("data-rows")) > 0, "placement recomputed");
+  await $o("report-banner").screenshot({ path: path.join(shots, "shared-link-verified.png") });
+});
+
+await step("share link + a different model: refused, naming both hashes", async () => {
+  const bytes = fs.readFileSync(fixture("mlp_gelu"));
+  await uploadTo(other, "mlp_gelu.onnx", bytes);
+  await $o("error").waitFor(T);
+  assert.equal(await $o("error").getAttribute("data-code"), "model_mismatch");
+  const text = await $o("error").innerText();
+  assert.ok(text.includes(sha256(bytes)) && text.includes(simulated.model.sha256), text);
+  assert.equal(await $o("summary").getAttribute("data-ready"), "false");
+});
+
+for (const [what, link] of [
+  ["malformed", () => `${url}#r=this-is-not*a%20share-link`],
+  ["truncated", () => sharedLink.slice(0, sharedLink.length - 37)],
+]) {
+  await step(`${what} share link: the damaged-link message, and the app still works`, async () => {
+    await openLink(link());
+    const banner = $o("report-banner");
+    assert.equal(await banner.getAttribute("data-state"), "damaged");
+    assert.match(await banner.innerText(), /this share link is damaged: /i);
+    if (what === "truncated") await banner.screenshot({ path: path.join(shots, "shared-link-damaged.png") });
+    await uploadTo(other, "mlp_gelu.onnx", fs.readFileSync(fixture("mlp_gelu")));
+    await other.locator('[data-testid="summary"][data-ready="true"]').waitFor(T);
+    assert.equal(await $o("error").count(), 0);
+  });
+}
+
+await step("shared page: no console errors and no CSP violations", async () => {
+  assert.deepEqual(await other.evaluate(() => window.__csp ?? []), [], "CSP violations");
+});
+await fresh.close();
+fs.rmSync(freshDir, { recursive: true, force: true });
+
 await step("privacy: no request carries the model; only the page's files and the sample", async () => {
   assert.ok(initialRequests > 0, "the initial load was recorded");
   for (const r of requests) {

@@ -3,18 +3,30 @@
 //! [`run`] is the wasm glue the `playground-worker` binary calls.
 
 use crate::protocol::{Converted, ErrorInfo, Reply, Request, StageName, Summary};
+use crate::sim_report::{profiles_from_engine, report_from_engine};
 
 /// Answers one request; `post` receives every reply (stages first, then one final reply), with
 /// the artifact's bytes beside `Converted`.
 pub fn handle(req: &Request, model: &[u8], post: &mut dyn FnMut(Reply, Option<Vec<u8>>)) {
     let id = req.id();
+    if let Request::Profiles { .. } = req {
+        let listed = edgeport_engine::simulate::list_profiles().map_err(|e| ErrorInfo::from(&e));
+        match listed.and_then(|l| profiles_from_engine(&l).map_err(|e| ErrorInfo::new("internal", e))) {
+            Ok(profiles) => post(Reply::Profiles { id, profiles }, None),
+            Err(error) => post(Reply::Failed { id, error }, None),
+        }
+        return;
+    }
     if model.is_empty() {
         let error = ErrorInfo::new("invalid_model", "the file is empty (0 bytes)");
         post(Reply::Failed { id, error }, None);
         return;
     }
     let options = match req {
-        Request::Inspect { options, .. } | Request::Convert { options, .. } => options.to_engine(),
+        Request::Inspect { options, .. } | Request::Convert { options, .. } | Request::Simulate { options, .. } => {
+            options.to_engine()
+        }
+        Request::Profiles { .. } => return,
     };
     let options = match options {
         Ok(o) => o,
@@ -47,6 +59,18 @@ pub fn handle(req: &Request, model: &[u8], post: &mut dyn FnMut(Reply, Option<Ve
                 Err(e) => post(Reply::Failed { id, error: ErrorInfo::from(&e) }, None),
             }
         }
+        Request::Simulate { simulate, .. } => {
+            let report = simulate
+                .to_engine()
+                .and_then(|s| edgeport_engine::simulate::simulate(model, &options, &s))
+                .map_err(|e| ErrorInfo::from(&e))
+                .and_then(|r| report_from_engine(&r).map_err(|e| ErrorInfo::new("internal", e)));
+            match report {
+                Ok(report) => post(Reply::Simulated { id, report: Box::new(report) }, None),
+                Err(error) => post(Reply::Failed { id, error }, None),
+            }
+        }
+        Request::Profiles { .. } => {}
     }
 }
 
@@ -121,6 +145,18 @@ mod tests {
             assert_eq!(out.len(), 1);
             assert!(matches!(&out[0].0, Reply::Failed { id: 7, error } if !error.message.is_empty()), "{out:?}");
         }
+    }
+
+    #[test]
+    fn profiles_and_simulation_answer() {
+        let out = run(Request::Profiles { id: 2 }, &[]);
+        assert!(matches!(&out[0].0, Reply::Profiles { id: 2, profiles } if profiles.len() > 5), "{out:?}");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mlp_gelu/model.onnx");
+        let Ok(model) = std::fs::read(path) else { return };
+        let simulate = crate::sim_report::SimOptions { profiles: vec!["pixel8".into()], ..Default::default() };
+        let out = run(Request::Simulate { id: 3, options: Options::default(), simulate }, &model);
+        let (Reply::Simulated { id: 3, report }, None) = &out[0] else { panic!("{out:?}") };
+        assert!(report.results.iter().all(|r| r.profile == "pixel8"));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //!   options JSON string (`{"to":"tflite","nhwc_io":false,"input_shapes":{"x":[1,3,224,224]}}`; an
 //!   empty string means the defaults). Failures are thrown as a JSON string
 //!   `{"code":..,"message":..,"nodes":[..]}`, the same shape the engine serializes everywhere else.
-//! - [`protocol`]: the messages between the playground page and its Web Worker.
+//! - [`protocol`]: the messages between the playground page and its Web Worker;
+//!   [`sim_report`] the simulator's options and report as the page sees them.
+//! - [`share`]: the playground's share links (record, deflate, base64url), plain Rust.
 //! - [`engine_worker`] (feature `engine`): what the worker does with a request (plain Rust,
 //!   tested natively).
 //! - [`app`]: the playground's yew components (the page side; never calls the engine).
@@ -19,6 +21,8 @@ pub mod engine_worker;
 #[cfg(feature = "engine")]
 mod json;
 pub mod protocol;
+pub mod share;
+pub mod sim_report;
 
 #[cfg(feature = "engine")]
 pub use json::{convert_bytes, error_json, inspect_json, parse_options};

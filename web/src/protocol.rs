@@ -12,12 +12,18 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sim_report::{ProfileInfo, Report, SimOptions};
+
 /// Page -> worker. The model bytes travel beside the request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Request {
     Inspect { id: u32, options: Options },
     Convert { id: u32, options: Options },
+    /// The device profiles for the simulator's picker (no model needed).
+    Profiles { id: u32 },
+    /// Simulated latency on devices; `options` are the import options (input shapes).
+    Simulate { id: u32, options: Options, simulate: SimOptions },
 }
 
 /// Output formats (the engine's `Target`).
@@ -112,7 +118,10 @@ impl Options {
 impl Request {
     pub fn id(&self) -> u32 {
         match self {
-            Request::Inspect { id, .. } | Request::Convert { id, .. } => *id,
+            Request::Inspect { id, .. }
+            | Request::Convert { id, .. }
+            | Request::Profiles { id }
+            | Request::Simulate { id, .. } => *id,
         }
     }
 }
@@ -127,6 +136,9 @@ pub enum Reply {
     /// A conversion stage started.
     Stage { id: u32, stage: StageName },
     Converted { id: u32, result: Converted },
+    Profiles { id: u32, profiles: Vec<ProfileInfo> },
+    /// The simulation report (schema `edgeport.simulation/1`).
+    Simulated { id: u32, report: Box<Report> },
     Failed { id: u32, error: ErrorInfo },
 }
 

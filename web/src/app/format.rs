@@ -18,6 +18,17 @@ pub fn bytes(n: u64) -> String {
     format!("{v:.prec$} {unit}", prec = if v < 10.0 { 2 } else { 1 })
 }
 
+/// Milliseconds with about three significant digits: `0.412 ms`, `3.27 ms`, `41.3 ms`, `1,204 ms`.
+pub fn ms(v: f64) -> String {
+    match v {
+        v if v < 1.0 => format!("{v:.3} ms"),
+        v if v < 10.0 => format!("{v:.2} ms"),
+        v if v < 100.0 => format!("{v:.1} ms"),
+        v if v.is_finite() => format!("{} ms", grouped(v.round() as u64)),
+        _ => "–".into(),
+    }
+}
+
 /// `1,234,567`.
 pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
@@ -69,5 +80,8 @@ mod tests {
         assert_eq!(count(90_900_000), "90.90 M");
         assert_eq!(shape(&[1, 3, 224, 224]), "[1, 3, 224, 224]");
         assert_eq!(shape_arg("x", &[1, 16]), "x=1,16");
+        assert_eq!(ms(0.41234), "0.412 ms");
+        assert_eq!(ms(3.271), "3.27 ms");
+        assert_eq!(ms(1204.4), "1,204 ms");
     }
 }

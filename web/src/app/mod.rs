@@ -4,6 +4,8 @@
 
 mod bridge;
 pub mod format;
+mod shared;
+mod simulate;
 mod view;
 
 use js_sys::Uint8Array;
@@ -12,7 +14,11 @@ use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
 use crate::protocol::{ErrorInfo, Format, Ios, Options, Precision, Reply, Request, StageName, Summary, parse_shapes};
+use crate::share::SharedConversion;
+use crate::sim_report::{ProfileInfo, Report};
 use bridge::{EngineBridge, Incoming};
+use shared::SharedView;
+use simulate::{SimChoices, SimState};
 
 /// The sample model, copied into the site by trunk (static/index.html) and fetched only when
 /// the sample button is pressed.
@@ -85,6 +91,7 @@ impl Choices {
 pub enum Place {
     Model,
     Convert,
+    Simulate,
 }
 
 #[derive(Clone, PartialEq)]
@@ -99,6 +106,7 @@ pub enum Busy {
     Reading,
     Inspecting { id: u32 },
     Converting { id: u32, stage: Option<StageName>, started_ms: f64 },
+    Simulating { id: u32 },
 }
 
 /// A finished conversion, ready to download.
@@ -124,6 +132,15 @@ pub enum Msg {
     Convert,
     Cancel,
     Drag(bool),
+    SimChoose(Box<dyn FnOnce(&mut SimChoices)>),
+    Simulate,
+    /// Select a (profile, unit) row for the placement table.
+    SelectRow(String, String),
+    SortPlacement,
+    Share,
+    CopyLink,
+    /// Leave the shared report (or a damaged link's message) behind.
+    CloseShared,
 }
 
 pub struct App {
@@ -141,6 +158,17 @@ pub struct App {
     next_id: u32,
     dragging: bool,
     file_input: NodeRef,
+    /// Device profiles for the simulator's picker (asked of each fresh worker until known).
+    profiles: Vec<ProfileInfo>,
+    sim: SimState,
+    /// The last conversion, as a share link records it.
+    last_conversion: Option<SharedConversion>,
+    /// A report opened from a share link, or why the link could not be read.
+    shared: Option<SharedView>,
+    link_error: Option<String>,
+    share_link: Option<String>,
+    share_link_input: NodeRef,
+    share_copied: bool,
 }
 
 impl Component for App {
@@ -162,7 +190,16 @@ impl Component for App {
             next_id: 1,
             dragging: false,
             file_input: NodeRef::default(),
+            profiles: Vec::new(),
+            sim: SimState::default(),
+            last_conversion: None,
+            shared: None,
+            link_error: None,
+            share_link: None,
+            share_link_input: NodeRef::default(),
+            share_copied: false,
         };
+        app.open_link_in_url();
         app.spawn_worker(ctx);
         app
     }
@@ -208,6 +245,7 @@ impl Component for App {
                         let size = u64::from(bytes.length());
                         self.model = Some(Model { name, size, bytes });
                         self.choices.shapes.clear();
+                        self.apply_shared_options();
                         if size == 0 {
                             let error = ErrorInfo::new("invalid_model", "The file is empty (0 bytes).");
                             self.error = Some(Shown { place: Place::Model, error });
@@ -236,15 +274,26 @@ impl Component for App {
                 true
             }
             Msg::Cancel => {
-                if matches!(self.busy, Busy::Converting { .. } | Busy::Inspecting { .. }) {
+                if matches!(self.busy, Busy::Converting { .. } | Busy::Inspecting { .. } | Busy::Simulating { .. }) {
                     let was_converting = matches!(self.busy, Busy::Converting { .. });
+                    let was_simulating = matches!(self.busy, Busy::Simulating { .. });
                     // Dropping the bridge terminates the worker mid-call; a fresh one takes over.
                     self.bridge = None;
                     self.busy = Busy::Idle;
                     self.reached.clear();
                     self.spawn_worker(ctx);
-                    self.notice = Some(if was_converting { "Conversion cancelled." } else { "Reading cancelled." }.into());
-                    if !was_converting {
+                    self.notice = Some(
+                        if was_converting {
+                            "Conversion cancelled."
+                        } else if was_simulating {
+                            "Simulation cancelled."
+                        } else {
+                            "Reading cancelled."
+                        }
+                        .into(),
+                    );
+                    self.stop_shared_check("cancelled");
+                    if !was_converting && !was_simulating {
                         self.summary = None;
                     }
                 }
@@ -252,7 +301,11 @@ impl Component for App {
             }
             Msg::WorkerCrashed(why) => {
                 self.bridge = None;
-                let place = if matches!(self.busy, Busy::Converting { .. }) { Place::Convert } else { Place::Model };
+                let place = match self.busy {
+                    Busy::Converting { .. } => Place::Convert,
+                    Busy::Simulating { .. } => Place::Simulate,
+                    _ => Place::Model,
+                };
                 let busy = self.is_busy();
                 self.busy = Busy::Idle;
                 self.reached.clear();
@@ -264,6 +317,39 @@ impl Component for App {
                 true
             }
             Msg::Worker(incoming) => self.on_reply(incoming),
+            Msg::SimChoose(f) => {
+                f(&mut self.sim.choices);
+                true
+            }
+            Msg::Simulate => {
+                let options = self.sim.choices.options();
+                self.simulate(options);
+                true
+            }
+            Msg::SelectRow(profile, unit) => {
+                self.sim.selected = Some((profile, unit));
+                true
+            }
+            Msg::SortPlacement => {
+                self.sim.slowest_first = !self.sim.slowest_first;
+                true
+            }
+            Msg::Share => {
+                self.make_share_link();
+                true
+            }
+            Msg::CopyLink => {
+                self.copy_share_link();
+                true
+            }
+            Msg::CloseShared => {
+                self.shared = None;
+                self.link_error = None;
+                if self.sim.report.is_none() {
+                    self.sim.selected = None;
+                }
+                true
+            }
         }
     }
 
@@ -278,7 +364,12 @@ impl App {
         let on_reply = ctx.link().callback(Msg::Worker);
         let on_crash = ctx.link().callback(Msg::WorkerCrashed);
         match EngineBridge::spawn(on_reply, on_crash) {
-            Ok(b) => self.bridge = Some(b),
+            Ok(b) => {
+                if self.profiles.is_empty() {
+                    b.send(&Request::Profiles { id: 0 }, &Uint8Array::new_with_length(0));
+                }
+                self.bridge = Some(b);
+            }
             Err(e) => {
                 let error = ErrorInfo::new("internal", format!("This browser could not start a Web Worker: {e}"));
                 self.error = Some(Shown { place: Place::Model, error });
@@ -297,6 +388,9 @@ impl App {
         self.summary = None;
         self.reached.clear();
         self.outcome_clear();
+        self.sim.clear();
+        self.last_conversion = None;
+        self.share_link = None;
     }
 
     fn outcome_clear(&mut self) {
@@ -328,6 +422,7 @@ impl App {
         let (Some(model), Some(bridge)) = (&self.model, &self.bridge) else { return };
         self.error = None;
         self.notice = None;
+        self.share_link = None;
         let options = match self.choices.options() {
             Ok(o) => o,
             Err(e) => {
@@ -346,7 +441,7 @@ impl App {
 
     fn current_id(&self) -> Option<u32> {
         match self.busy {
-            Busy::Inspecting { id } | Busy::Converting { id, .. } => Some(id),
+            Busy::Inspecting { id } | Busy::Converting { id, .. } | Busy::Simulating { id } => Some(id),
             Busy::Idle | Busy::Reading => None,
         }
     }
@@ -357,9 +452,18 @@ impl App {
             self.worker_ready = true;
             return true;
         }
+        if let Reply::Profiles { profiles, .. } = reply {
+            self.sim.choices.default_selection(&profiles);
+            self.profiles = profiles;
+            return true;
+        }
         let id = match &reply {
-            Reply::Summary { id, .. } | Reply::Stage { id, .. } | Reply::Converted { id, .. } | Reply::Failed { id, .. } => *id,
-            Reply::Ready { .. } => return true,
+            Reply::Summary { id, .. }
+            | Reply::Stage { id, .. }
+            | Reply::Converted { id, .. }
+            | Reply::Simulated { id, .. }
+            | Reply::Failed { id, .. } => *id,
+            Reply::Ready { .. } | Reply::Profiles { .. } => return true,
         };
         // A reply to a request the page no longer waits for (replaced or cancelled) is dropped.
         if Some(id) != self.current_id() {
@@ -367,8 +471,14 @@ impl App {
         }
         match reply {
             Reply::Summary { summary, .. } => {
-                self.summary = Some(summary);
                 self.busy = Busy::Idle;
+                if let Err(error) = self.check_shared_model(&summary) {
+                    self.model = None;
+                    self.error = Some(Shown { place: Place::Model, error });
+                    return true;
+                }
+                self.summary = Some(summary);
+                self.continue_shared_check();
             }
             Reply::Stage { stage, .. } => {
                 if let Busy::Converting { stage: s, .. } = &mut self.busy {
@@ -389,6 +499,13 @@ impl App {
                 };
                 let stem = self.model.as_ref().map(Model::stem).unwrap_or_else(|| "model".into());
                 let target = self.choices.target;
+                self.last_conversion = Some(SharedConversion {
+                    // The choices cannot change while a conversion runs, so these are its options.
+                    options: self.choices.options().unwrap_or_default(),
+                    file_name: format!("{stem}.{}", target.extension()),
+                    sha256: result.sha256.clone(),
+                    size: result.size,
+                });
                 match object_url(&bytes, &result.media_type) {
                     Ok(url) => {
                         self.outcome = Some(Outcome {
@@ -403,18 +520,63 @@ impl App {
                     }
                     Err(e) => self.error = Some(Shown { place: Place::Convert, error: ErrorInfo::new("internal", e) }),
                 }
+                self.continue_shared_check();
+            }
+            Reply::Simulated { report, .. } => {
+                self.busy = Busy::Idle;
+                self.sim.set_report(*report);
+                self.continue_shared_check();
             }
             Reply::Failed { error, .. } => {
-                let place = if matches!(self.busy, Busy::Converting { .. }) { Place::Convert } else { Place::Model };
+                let place = match self.busy {
+                    Busy::Converting { .. } => Place::Convert,
+                    Busy::Simulating { .. } => Place::Simulate,
+                    _ => Place::Model,
+                };
+                self.stop_shared_check(&error.message);
                 if place == Place::Model {
                     self.summary = None;
                 }
                 self.busy = Busy::Idle;
                 self.error = Some(Shown { place, error });
             }
-            Reply::Ready { .. } => {}
+            Reply::Ready { .. } | Reply::Profiles { .. } => {}
         }
         true
+    }
+
+    /// Runs a simulation in the worker with the current import options.
+    fn simulate(&mut self, options: crate::sim_report::SimOptions) {
+        if self.is_busy() || self.summary.is_none() {
+            return;
+        }
+        let (Some(model), Some(bridge)) = (&self.model, &self.bridge) else { return };
+        let import = match self.choices.inspect_options() {
+            Ok(o) => o,
+            Err(e) => {
+                let error = ErrorInfo::new("invalid_options", format!("Input shapes: {e}"));
+                self.error = Some(Shown { place: Place::Simulate, error });
+                return;
+            }
+        };
+        if options.profiles.is_empty() {
+            let error = ErrorInfo::new("invalid_options", "Choose at least one device.");
+            self.error = Some(Shown { place: Place::Simulate, error });
+            return;
+        }
+        self.error = None;
+        self.notice = None;
+        self.share_link = None;
+        let id = self.next_id.wrapping_add(1);
+        bridge.send(&Request::Simulate { id, options: import.clone(), simulate: options }, &model.bytes);
+        self.next_id = id;
+        self.sim.import_options = Some(import);
+        self.busy = Busy::Simulating { id };
+    }
+
+    /// The report on screen: the page's own, else the one a share link carries.
+    fn shown_report(&self) -> Option<&Report> {
+        self.sim.report.as_ref().or_else(|| self.shared.as_ref().and_then(|s| s.record.simulation.as_ref()).map(|s| &s.report))
     }
 }
 

@@ -5,7 +5,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use super::format;
-use super::{App, Busy, Choices, Msg, Outcome, Place, Shown};
+use super::{App, Busy, Choices, Msg, Outcome, Place, Shown, shared, simulate};
 use crate::protocol::{ErrorInfo, Format, Ios, Precision, StageName, Summary};
 
 pub fn page(app: &App, ctx: &Context<App>) -> Html {
@@ -19,6 +19,7 @@ pub fn page(app: &App, ctx: &Context<App>) -> Html {
             <p class="tagline">{ "ONNX to TensorFlow Lite and Core ML, converted in this tab." }</p>
             <p class="privacy" data-testid="privacy">{ "Private: your model never leaves the browser" }</p>
         </header>
+        <div class="banner-slot">{ shared::banner(app, ctx) }</div>
         <main class="layout" data-engine={if app.worker_ready { "ready" } else { "loading" }}>
             <div class="col">
                 { model_card(app, ctx) }
@@ -28,6 +29,7 @@ pub fn page(app: &App, ctx: &Context<App>) -> Html {
                 { summary_card(app) }
                 { result_card(app) }
             </div>
+            <div class="wide">{ simulate::panel(app, ctx) }</div>
         </main>
         <footer class="foot">
             { format!("edgeport {} · WebAssembly in a Web Worker · no uploads, no tracking", env!("CARGO_PKG_VERSION")) }
@@ -218,6 +220,7 @@ fn status_text(app: &App) -> String {
         Busy::Inspecting { .. } => "Inspecting the model…".into(),
         Busy::Converting { stage: Some(s), .. } => format!("{}…", s.label()),
         Busy::Converting { stage: None, .. } => "Starting…".into(),
+        Busy::Simulating { .. } => "Simulating…".into(),
         Busy::Idle => {
             if let Some(n) = &app.notice {
                 n.clone()
@@ -360,7 +363,7 @@ fn result_body(o: &Outcome) -> Html {
 }
 
 /// The error for `place`, in plain words first and the engine's own message after.
-fn error_box(shown: Option<&Shown>, place: Place) -> Html {
+pub(super) fn error_box(shown: Option<&Shown>, place: Place) -> Html {
     let Some(Shown { error, .. }) = shown.filter(|s| s.place == place) else { return html! {} };
     let (title, hint) = headline(error);
     html! {
@@ -397,12 +400,14 @@ fn headline(e: &ErrorInfo) -> (String, Option<String>) {
         "unsupported" => "This model uses something edgeport cannot convert yet.",
         "limit_exceeded" => "This model is larger than edgeport accepts.",
         "invalid_options" => "These options do not fit this model.",
+        "model_mismatch" => "This is not the model of the shared report.",
         "io" => "The file could not be read.",
         _ => "Something went wrong inside edgeport.",
     };
     let hint = match e.code.as_str() {
         "invalid_model" => Some("Export the model again as .onnx (for example with torch.onnx.export) and drop the new file."),
         "internal" => Some("This is a bug in edgeport; the page still works, so you can try again or another model."),
+        "model_mismatch" => Some("Drop the same file to re-run the report, or close the shared report to work on this model."),
         _ => None,
     };
     (title.to_string(), hint.map(str::to_string))
