@@ -17,6 +17,7 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
+import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
 
 import { dynamicModel, unsupportedModel } from "./onnx.mjs";
@@ -529,6 +530,16 @@ for (const [what, link] of [
     assert.equal(await $o("error").count(), 0);
   });
 }
+
+await step("share link from another edgeport version: said clearly, report still shown", async () => {
+  const [base, payload] = sharedLink.split("#r=");
+  const record = JSON.parse(zlib.inflateRawSync(Buffer.from(payload, "base64url")).toString("utf8"));
+  record.edgeport_version = "0.0.0-older";
+  await openLink(`${base}#r=${zlib.deflateRawSync(Buffer.from(JSON.stringify(record))).toString("base64url")}`);
+  assert.equal(await $o("report-banner").getAttribute("data-state"), "shared");
+  assert.match(await $o("shared-version-note").innerText(), /made by edgeport 0\.0\.0-older/);
+  assert.deepEqual((await reportIn(other)).results, withoutPlacement(simulated));
+});
 
 await step("shared page: no console errors and no CSP violations", async () => {
   assert.deepEqual(await other.evaluate(() => window.__csp ?? []), [], "CSP violations");

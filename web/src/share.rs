@@ -83,7 +83,7 @@ pub fn decode(fragment: &str) -> Result<ShareRecord, String> {
     }
     let packed = URL_SAFE_NO_PAD
         .decode(payload)
-        .map_err(|e| format!("it is not valid base64url ({e}); was it cut short or edited?"))?;
+        .map_err(|e| format!("it is not valid base64url ({}); was it cut short or edited?", e.to_string().trim_end_matches('.')))?;
     let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&packed, MAX_INFLATED)
         .map_err(|e| format!("its compressed data is incomplete or corrupt ({:?}); was it cut short?", e.status))?;
     let value: serde_json::Value =

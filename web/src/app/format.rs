@@ -29,6 +29,18 @@ pub fn ms(v: f64) -> String {
     }
 }
 
+/// A bare axis number: `0.1`, `2`, `50`, `1000`.
+pub fn number(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+/// A budget's latency: `33 ms`, `5 s`.
+pub fn ms_short(v: f64) -> String {
+    if v >= 1000.0 { format!("{} s", number(v / 1000.0)) } else { format!("{} ms", number(v)) }
+}
+
 /// `1,234,567`.
 pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
@@ -83,5 +95,7 @@ mod tests {
         assert_eq!(ms(0.41234), "0.412 ms");
         assert_eq!(ms(3.271), "3.27 ms");
         assert_eq!(ms(1204.4), "1,204 ms");
+        assert_eq!((number(0.1), number(2.0), number(1000.0)), ("0.1".into(), "2".into(), "1000".into()));
+        assert_eq!((ms_short(33.0), ms_short(5000.0)), ("33 ms".into(), "5 s".into()));
     }
 }

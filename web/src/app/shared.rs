@@ -71,6 +71,7 @@ impl App {
             Ok(record) => {
                 if let Some(sim) = &record.simulation {
                     self.sim.selected = sim.report.best.first().map(|b| (b.profile.clone(), b.unit.clone()));
+                    self.sim.choices = SimChoices::from_report(&sim.report.options);
                 }
                 self.shared = Some(SharedView::new(record));
             }

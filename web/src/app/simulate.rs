@@ -148,7 +148,7 @@ pub fn panel(app: &App, ctx: &Context<App>) -> Html {
                         <select data-testid="sim-budget" onchange={on_select(|c, v| c.budget = v)}>
                             <option value="" selected={c.budget.is_empty()}>{ "none" }</option>
                             { for BUDGETS.iter().map(|b| html! {
-                                <option value={b.id} selected={c.budget == b.id}>{ format!("{} (< {} ms)", b.name, b.latency_ms) }</option>
+                                <option value={b.id} selected={c.budget == b.id}>{ format!("{} (< {})", b.id, format::ms_short(b.latency_ms)) }</option>
                             }) }
                         </select>
                     </label>
@@ -324,10 +324,13 @@ fn chart(report: &Report, chosen: Option<&BudgetInfo>) -> Html {
             <svg viewBox={format!("0 0 {WIDTH} {height}")} role="img" aria-labelledby="sim-chart-title" data-testid="sim-chart"
                 data-scale={axis.kind()} preserveAspectRatio="xMinYMin meet">
                 <title id="sim-chart-title">{ title }</title>
-                { for axis.ticks().into_iter().map(|t| html! {
-                    <g class="tick">
+                <text class="axis-unit" x={fmt(LABEL - 24.0)} y="13" text-anchor="end">{ "latency, ms" }</text>
+                { for axis.ticks().into_iter().map(|(t, labelled)| html! {
+                    <g class={classes!("tick", (!labelled).then_some("minor"))}>
                         <line x1={fmt(x(t))} x2={fmt(x(t))} y1={fmt(TOP - 4.0)} y2={fmt(height - 4.0)} />
-                        <text x={fmt(x(t))} y="13" text-anchor="middle">{ format::ms(t) }</text>
+                        if labelled {
+                            <text x={fmt(x(t))} y="13" text-anchor="middle">{ format::number(t) }</text>
+                        }
                     </g>
                 }) }
                 { for rows.iter().map(|(r, y, first)| {
@@ -396,15 +399,18 @@ impl Axis {
         if f.is_finite() { f.clamp(0.0, 1.0) } else { 0.0 }
     }
 
-    fn ticks(&self) -> Vec<f64> {
+    /// Grid values and whether each gets a label: on a log axis, 2 and 5 are labelled only when
+    /// there are few decades (labels must not overlap).
+    fn ticks(&self) -> Vec<(f64, bool)> {
         let mut out = Vec::new();
         if self.log {
+            let decades = (self.hi / self.lo).log10().round();
             let mut decade = self.lo;
             while decade <= self.hi * 1.0001 && out.len() < 40 {
                 for m in [1.0, 2.0, 5.0] {
                     let t = decade * m;
                     if t <= self.hi * 1.0001 {
-                        out.push(t);
+                        out.push((t, m == 1.0 || decades <= 2.0));
                     }
                 }
                 decade *= 10.0;
@@ -413,7 +419,7 @@ impl Axis {
             let step = nice_step(self.hi / 5.0);
             let mut t = 0.0;
             while t <= self.hi * 1.0001 && out.len() < 12 {
-                out.push(t);
+                out.push((t, true));
                 t += step;
             }
         }
@@ -555,7 +561,7 @@ mod tests {
         let log = Axis::new(0.8, 400.0);
         assert_eq!(log.kind(), "log");
         assert!((log.lo - 0.1).abs() < 1e-12 && (log.hi - 1000.0).abs() < 1e-9);
-        assert!(log.ticks().contains(&100.0));
+        assert!(log.ticks().contains(&(100.0, true)));
         assert_eq!(nice_step(3.2), 5.0);
         assert_eq!(nice_step(0.0), 1.0);
     }
