@@ -163,16 +163,21 @@ pub fn ensure_tools(env: &Env, optimize: bool) -> Result<()> {
 pub fn build(env: &Env, root: &Path, optimize: bool, features: &[&str]) -> Result<Bundle> {
     ensure_tools(env, optimize)?;
     let t = Instant::now();
+    // The size profile is for bundles that ship (optimized ones); test bundles use plain
+    // release, whose wasm32 dependencies the determinism and browser builds already compiled.
+    let profile = if optimize { PROFILE } else { "release" };
     let mut cargo = env.cargo();
-    cargo.args(["build", "--profile", PROFILE, "--target", WASM_TARGET, "-p", CRATE]);
-    for c in PROFILE_CONFIG {
-        cargo.args(["--config", c]);
+    cargo.args(["build", "--profile", profile, "--target", WASM_TARGET, "-p", CRATE]);
+    if optimize {
+        for c in PROFILE_CONFIG {
+            cargo.args(["--config", c]);
+        }
     }
     if !features.is_empty() {
         cargo.arg("--features").arg(features.join(","));
     }
     run(&mut cargo)?;
-    let input = env.target.join(WASM_TARGET).join(PROFILE).join(format!("{STEM}.wasm"));
+    let input = env.target.join(WASM_TARGET).join(profile).join(format!("{STEM}.wasm"));
     if !input.is_file() {
         bail!("cargo did not produce {}", input.display());
     }
