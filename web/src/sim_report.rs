@@ -155,9 +155,12 @@ pub struct Skipped {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Best {
     pub profile: String,
+    /// The suggested variant's precision (fp32, fp16 or int8).
+    pub precision: String,
     pub unit: String,
     pub path: String,
     pub latency_ms: f64,
+    pub model_size_bytes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetCheck>,
 }

@@ -106,14 +106,25 @@ fn print_report(r: &SimulationReport, layers: bool) {
     }
     if !r.best.is_empty() {
         out!("");
-        out!("best per device{}:", r.options.budget.as_deref().map(|b| format!(" (budget: {b})")).unwrap_or_default());
+        out!(
+            "suggested variant per device (fp32, fp16, int8 compared){}:",
+            r.options.budget.as_deref().map(|b| format!(" (budget: {b})")).unwrap_or_default()
+        );
         for b in &r.best {
             let verdict = match &b.budget {
                 Some(c) if c.fits => " fits".to_string(),
                 Some(c) => format!(" over budget: {}", c.over.join(", ")),
                 None => String::new(),
             };
-            out!("  {:<20} {} via {} {:.2} ms{verdict}", b.profile, b.unit.name(), b.path, b.latency_ms);
+            out!(
+                "  {:<20} {} on {} via {} {:.2} ms, {:.1} MB{verdict}",
+                b.profile,
+                b.precision.name(),
+                b.unit.name(),
+                b.path,
+                b.latency_ms,
+                b.model_size_bytes as f64 / 1e6
+            );
         }
     }
     if layers {

@@ -43,7 +43,7 @@ pub struct SimulationReport {
     pub results: Vec<SimResult>,
     /// (profile, unit) pairs that cannot run this variant, with the reason.
     pub skipped: Vec<Skipped>,
-    /// Per profile: the best entry (fastest fitting the budget, if one is given).
+    /// Per profile: the suggested variant (fastest fitting the budget, if one is given).
     pub best: Vec<Best>,
 }
 
@@ -64,12 +64,16 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// The suggested variant for one device: the fastest (precision, unit) that fits the budget,
+/// over fp32, fp16 and int8 in the chosen format (the fastest overall when none fits).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Best {
     pub profile: String,
+    pub precision: SimPrecision,
     pub unit: UnitKind,
     pub path: String,
     pub latency_ms: f64,
+    pub model_size_bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetCheck>,
 }
@@ -149,25 +153,34 @@ pub fn simulate(model: &[u8], convert: &ConvertOptions, opts: &SimulateOptions) 
             opts.units.clone()
         };
         let first = results.len();
+        // The other variants only compete for the suggestion; their per-layer detail is dropped.
+        let mut alternatives = Vec::new();
         for unit in units {
-            let scenario = edgeport_sim::Scenario { format, precision, weight_bits: opts.weight_bits, unit, path: None };
-            match edgeport_sim::simulate(&workload, p, &scenario, &cal) {
-                Ok(mut r) => {
-                    if opts.no_placement {
-                        r.placement.clear();
+            for variant in [SimPrecision::Fp32, SimPrecision::Fp16, SimPrecision::Int8] {
+                let requested = variant == precision;
+                let weight_bits = if requested { opts.weight_bits } else { None };
+                let scenario = edgeport_sim::Scenario { format, precision: variant, weight_bits, unit, path: None };
+                match edgeport_sim::simulate(&workload, p, &scenario, &cal) {
+                    Ok(mut r) => {
+                        if opts.no_placement || !requested {
+                            r.placement.clear();
+                        }
+                        if requested { results.push(r) } else { alternatives.push(r) }
                     }
-                    results.push(r);
+                    Err(e) if requested => skipped.push(Skipped { profile: p.id.clone(), unit, reason: e.to_string() }),
+                    Err(_) => {}
                 }
-                Err(e) => skipped.push(Skipped { profile: p.id.clone(), unit, reason: e.to_string() }),
             }
         }
-        let mine: Vec<&SimResult> = results[first..].iter().collect();
-        if let Some(b) = edgeport_sim::budget::best(&mine, budget) {
+        let candidates: Vec<&SimResult> = results[first..].iter().chain(&alternatives).collect();
+        if let Some(b) = edgeport_sim::budget::best(&candidates, budget) {
             best.push(Best {
                 profile: p.id.clone(),
+                precision: b.precision,
                 unit: b.unit,
                 path: b.path.clone(),
                 latency_ms: b.latency_ms,
+                model_size_bytes: b.model_size_bytes,
                 budget: budget.map(|bu| edgeport_sim::budget::check(b, bu)),
             });
         }

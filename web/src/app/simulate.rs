@@ -256,13 +256,13 @@ fn device_name<'a>(report: &'a Report, profile: &'a str) -> &'a str {
 
 fn best_list(report: &Report, chosen: Option<&BudgetInfo>) -> Html {
     html! {
-        <ul class="best" data-testid="sim-best" aria-label="Best unit per device">
+        <ul class="best" data-testid="sim-best" aria-label="Suggested variant per device">
             { for report.best.iter().map(|b| {
                 let fit = b.budget.as_ref().map(|c| (c.fits, c.over.join(", ")));
                 html! {
                     <li data-profile={b.profile.clone()} data-unit={b.unit.clone()}>
                         <span class="best-dev">{ device_name(report, &b.profile) }</span>
-                        <span class="best-unit">{ format!("{} · {}", unit_label(&b.unit), format::ms(b.latency_ms)) }</span>
+                        <span class="best-unit">{ format!("{} {} · {}", b.precision, unit_label(&b.unit), format::ms(b.latency_ms)) }</span>
                         { match (fit, chosen) {
                             (Some((true, _)), Some(bu)) => html! { <span class="badge fit">{ format!("fits {}", bu.id) }</span> },
                             (Some((false, over)), _) => html! { <span class="badge over" title={over.clone()}>{ format!("over budget: {over}") }</span> },
@@ -458,7 +458,7 @@ fn table(app: &App, ctx: &Context<App>, report: &Report, chosen: Option<&BudgetI
                 { for report.results.iter().map(|r| {
                     let key = r.key();
                     let selected = app.sim.selected.as_ref() == Some(&key);
-                    let best = report.best.iter().any(|b| b.profile == r.profile && b.unit == r.unit);
+                    let best = report.best.iter().any(|b| b.profile == r.profile && b.unit == r.unit && b.precision == r.precision);
                     let fit = chosen.map(|b| b.fits(r));
                     let (p, u) = key.clone();
                     let on_click = ctx.link().callback(move |_: MouseEvent| Msg::SelectRow(p.clone(), u.clone()));
