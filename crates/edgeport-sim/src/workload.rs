@@ -260,28 +260,24 @@ impl WorkloadBuilder {
     }
 
     pub fn conv_rect(&mut self, x: T, cout: usize, k: [usize; 2], stride: usize, groups: usize) -> T {
-        let s = self.shapes[x.0].clone();
-        let (cin, h, w) = (s[0], s[1], s[2]);
-        let groups = groups.max(1);
-        let (oh, ow) = (h.div_ceil(stride), w.div_ceil(stride));
-        let macs = (cout * oh * ow * (cin / groups) * k[0] * k[1]) as u64;
-        let weights = (cout * (cin / groups) * k[0] * k[1] + cout) as u64;
-        let depthwise = groups > 1 && groups == cin;
-        let class = if depthwise { OpClass::DepthwiseConv } else { OpClass::Conv };
-        let t = self.push("Conv", class, &[x], vec![cout, oh, ow], 2 * macs + (cout * oh * ow) as u64, weights);
-        if let Some(l) = self.w.layers.last_mut() {
-            l.kernel = Some(k);
-        }
-        t
+        let s = &self.shapes[x.0];
+        let out = [s[1].div_ceil(stride), s[2].div_ceil(stride)];
+        self.conv_to(x, cout, k, groups, out)
     }
 
     /// 2-D convolution with explicit total padding `pad` = [top + bottom, left + right]
     /// (`[0, 0]`: "valid"); the output is `(h + pad - k) / stride + 1`.
     pub fn conv_pad(&mut self, x: T, cout: usize, k: [usize; 2], stride: usize, groups: usize, pad: [usize; 2]) -> T {
-        let s = self.shapes[x.0].clone();
-        let (cin, h, w) = (s[0], s[1], s[2]);
+        let s = &self.shapes[x.0];
+        let out = [(s[1] + pad[0] - k[0]) / stride + 1, (s[2] + pad[1] - k[1]) / stride + 1];
+        self.conv_to(x, cout, k, groups, out)
+    }
+
+    /// A convolution with bias producing `[cout, out[0], out[1]]`; `groups == cin` is depthwise.
+    fn conv_to(&mut self, x: T, cout: usize, k: [usize; 2], groups: usize, out: [usize; 2]) -> T {
+        let cin = self.channels(x);
         let groups = groups.max(1);
-        let (oh, ow) = ((h + pad[0] - k[0]) / stride + 1, (w + pad[1] - k[1]) / stride + 1);
+        let [oh, ow] = out;
         let macs = (cout * oh * ow * (cin / groups) * k[0] * k[1]) as u64;
         let weights = (cout * (cin / groups) * k[0] * k[1] + cout) as u64;
         let class = if groups > 1 && groups == cin { OpClass::DepthwiseConv } else { OpClass::Conv };
@@ -352,19 +348,16 @@ impl WorkloadBuilder {
 
     /// Fully connected: the input is flattened to `[rows, k]` with `rows` = first dims.
     pub fn linear(&mut self, x: T, out_features: usize) -> T {
-        let s = self.shapes[x.0].clone();
-        let (rows, k) = match s.len() {
-            2 => (s[0], s[1]),
-            _ => (1, s.iter().product()),
-        };
-        let macs = (rows * k * out_features) as u64;
-        let out = if s.len() == 2 { vec![rows, out_features] } else { vec![out_features] };
-        self.push("MatMul", OpClass::MatMul, &[x], out, 2 * macs + (rows * out_features) as u64, (k * out_features + out_features) as u64)
+        self.fully_connected(x, out_features, false)
     }
 
     /// Fully connected whose weight matrix is shared with an earlier layer (a language-model
     /// decoder tied to the token embedding): only the bias is counted as its own weights.
     pub fn linear_tied(&mut self, x: T, out_features: usize) -> T {
+        self.fully_connected(x, out_features, true)
+    }
+
+    fn fully_connected(&mut self, x: T, out_features: usize, tied: bool) -> T {
         let s = self.shapes[x.0].clone();
         let (rows, k) = match s.len() {
             2 => (s[0], s[1]),
@@ -372,7 +365,8 @@ impl WorkloadBuilder {
         };
         let macs = (rows * k * out_features) as u64;
         let out = if s.len() == 2 { vec![rows, out_features] } else { vec![out_features] };
-        self.push("MatMul", OpClass::MatMul, &[x], out, 2 * macs + (rows * out_features) as u64, out_features as u64)
+        let weights = if tied { out_features } else { k * out_features + out_features } as u64;
+        self.push("MatMul", OpClass::MatMul, &[x], out, 2 * macs + (rows * out_features) as u64, weights)
     }
 
     /// Embedding lookup: a `Gather` of `ids.len()` rows from a `[vocab, width]` table.

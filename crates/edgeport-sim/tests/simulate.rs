@@ -24,8 +24,6 @@ fn mobilenet_v2_on_pixel8_is_plausible() {
 
 /// Every (profile, path) with the format and precision the path runs, on a few architectures.
 fn each_case(mut f: impl FnMut(&edgeport_sim::Workload, &edgeport_sim::Profile, &Scenario)) {
-    let cal = Calibration::embedded().expect("calibration parses");
-    let _ = &cal;
     let archs = ["mobilenet_v2_224", "mobilenet_v3_large_224", "resnet50_224", "distilbert_base_uncased_384"];
     let workloads: Vec<_> = archs.iter().map(|a| edgeport_sim::fuse::fuse_activations(zoo::get(a).expect("zoo"))).collect();
     for p in profile::all().expect("profiles") {
