@@ -98,3 +98,20 @@ impl From<edgeport_passes::PassError> for EngineError {
         EngineError::new(ErrorCode::Internal, format!("optimization: {e}"))
     }
 }
+
+impl From<edgeport_cpu::CpuError> for EngineError {
+    fn from(e: edgeport_cpu::CpuError) -> Self {
+        use edgeport_cpu::CpuError;
+        let message = e.to_string();
+        match e {
+            CpuError::Unsupported { node, op, message: reason } => EngineError {
+                code: ErrorCode::Unsupported,
+                message: format!("CPU runtime: {message}"),
+                nodes: vec![NodeRef { name: node, op: op.to_string(), reason }],
+            },
+            CpuError::Input { .. } | CpuError::Runtime { .. } => EngineError::options(message),
+            CpuError::TooLarge { .. } => EngineError::new(ErrorCode::LimitExceeded, message),
+            CpuError::Storage(_) => EngineError::new(ErrorCode::Internal, format!("CPU runtime: {message}")),
+        }
+    }
+}

@@ -4,6 +4,8 @@
 mod coreml;
 mod error;
 mod inspect;
+pub mod npz;
+pub mod runtime;
 pub mod simulate;
 mod verify;
 

@@ -1,0 +1,374 @@
+//! A planned model and its runs.
+
+use std::cell::RefCell;
+
+use candle_core::{CpuStorage, Device, InplaceOp2, Layout as CandleLayout};
+use edgeport_ir::{DType, Graph, Op, Tensor, TensorType, ValueId};
+
+use crate::kernels::{self, Activation, Kernel, StepIo};
+use crate::plan::{assign_offsets, Buf, Interval, Memory, MemoryPlan};
+use crate::CpuError;
+
+/// Largest activation arena a session plans (bytes); wasm32 has 4 GiB of address space.
+#[cfg(target_arch = "wasm32")]
+const MAX_ARENA_BYTES: u64 = 1 << 31;
+#[cfg(not(target_arch = "wasm32"))]
+const MAX_ARENA_BYTES: u64 = 1 << 34;
+
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Threads for matrix products (1 = single-threaded; wasm always runs single-threaded).
+    pub threads: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions { threads: 1 }
+    }
+}
+
+/// A model input or output: name, type and where it lives.
+#[derive(Debug, Clone)]
+pub struct Port {
+    pub name: String,
+    pub ty: TensorType,
+    buf: Buf,
+}
+
+struct Step {
+    node: String,
+    op: &'static str,
+    kernel: Kernel,
+    inputs: Vec<Buf>,
+    outputs: Vec<Buf>,
+    scratch: Buf,
+    extra: Vec<Buf>,
+    epilogue: Option<Activation>,
+}
+
+pub struct Session {
+    steps: Vec<Step>,
+    inputs: Vec<Port>,
+    outputs: Vec<Port>,
+    arena: candle_core::Tensor,
+    weights: candle_core::Tensor,
+    plan: MemoryPlan,
+    parallelism: gemm::Parallelism,
+    step_ms: Vec<f64>,
+}
+
+/// A node compiled but not yet given memory.
+struct Pending {
+    node: usize,
+    compiled: kernels::Compiled,
+    epilogue: Option<Activation>,
+    /// Output values (roots) this step writes.
+    outputs: Vec<ValueId>,
+}
+
+impl Session {
+    pub fn new(graph: &Graph, options: &SessionOptions) -> Result<Session, CpuError> {
+        let nvalues = graph.values().len();
+        let mut root: Vec<ValueId> = (0..nvalues as u32).map(ValueId).collect();
+        let resolve = |root: &[ValueId], v: ValueId| root[v.0 as usize];
+        let consumers = graph.consumers();
+        let is_output = |v: ValueId| graph.outputs.contains(&v);
+
+        // Compile, folding activations into their producer and aliasing reshapes.
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut producer_step: Vec<Option<usize>> = vec![None; nvalues];
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if let (Op::Reshape { .. }, [input], [output]) = (&node.op, node.inputs.as_slice(), node.outputs.as_slice()) {
+                root[output.0 as usize] = resolve(&root, *input);
+                continue;
+            }
+            if let (Some(act), [input], [output]) = (Activation::of(&node.op), node.inputs.as_slice(), node.outputs.as_slice()) {
+                let src = resolve(&root, *input);
+                let fusable = producer_step[src.0 as usize].filter(|&s| {
+                    let p = &pending[s];
+                    p.compiled.kernel.takes_epilogue()
+                        && p.epilogue.is_none()
+                        && p.outputs.len() == 1
+                        && src == *input
+                        && consumers[input.0 as usize].len() == 1
+                        && !is_output(*input)
+                });
+                if let Some(s) = fusable {
+                    pending[s].epilogue = Some(act);
+                    root[output.0 as usize] = src;
+                    continue;
+                }
+            }
+            let compiled = kernels::compile(graph, node)?;
+            for &o in &node.outputs {
+                producer_step[o.0 as usize] = Some(pending.len());
+            }
+            pending.push(Pending { node: i, compiled, epilogue: None, outputs: node.outputs.clone() });
+        }
+
+        // Constants: packed once, in first-use order.
+        let mut weights: Vec<f32> = Vec::new();
+        let mut const_buf: Vec<Option<Buf>> = vec![None; nvalues];
+        let pack = |weights: &mut Vec<f32>, data: &[f32]| {
+            let buf = Buf { weights: true, offset: weights.len(), len: data.len() };
+            weights.extend_from_slice(data);
+            buf
+        };
+        let mut const_of = |weights: &mut Vec<f32>, v: ValueId| -> Option<Buf> {
+            let t = graph.constant(v)?;
+            if let Some(b) = const_buf[v.0 as usize] {
+                return Some(b);
+            }
+            let b = pack(weights, &t.to_f32_vec());
+            const_buf[v.0 as usize] = Some(b);
+            Some(b)
+        };
+
+        // Liveness of runtime values (step s runs at time s + 1; inputs are written at 0).
+        let end = pending.len() + 1;
+        let mut first: Vec<Option<usize>> = vec![None; nvalues];
+        let mut last: Vec<usize> = vec![0; nvalues];
+        for &v in &graph.inputs {
+            first[v.0 as usize] = Some(0);
+        }
+        for (s, p) in pending.iter().enumerate() {
+            for &o in &p.outputs {
+                first[o.0 as usize] = Some(s + 1);
+                last[o.0 as usize] = last[o.0 as usize].max(s + 1);
+            }
+            for &v in &graph.nodes[p.node].inputs {
+                let r = resolve(&root, v);
+                last[r.0 as usize] = last[r.0 as usize].max(s + 1);
+            }
+        }
+        for &v in &graph.outputs {
+            let r = resolve(&root, v);
+            last[r.0 as usize] = end;
+        }
+        let mut intervals = Vec::new();
+        let mut slot_of: Vec<Option<usize>> = vec![None; nvalues];
+        for v in 0..nvalues {
+            if let Some(f) = first[v] {
+                if graph.constant(ValueId(v as u32)).is_none() {
+                    slot_of[v] = Some(intervals.len());
+                    intervals.push(Interval { first: f, last: last[v].max(f), len: graph.values()[v].ty.elements() });
+                }
+            }
+        }
+        let scratch_slot: Vec<Option<usize>> = pending
+            .iter()
+            .enumerate()
+            .map(|(s, p)| {
+                (p.compiled.scratch > 0).then(|| {
+                    intervals.push(Interval { first: s + 1, last: s + 1, len: p.compiled.scratch });
+                    intervals.len() - 1
+                })
+            })
+            .collect();
+        let unshared: u64 = intervals.iter().map(|i| i.len as u64 * 4).sum();
+        let (offsets, arena_len) = assign_offsets(&intervals);
+        let arena_bytes = arena_len as u64 * 4;
+        if arena_bytes > MAX_ARENA_BYTES {
+            return Err(CpuError::TooLarge { what: "activation memory", needed: arena_bytes, limit: MAX_ARENA_BYTES });
+        }
+        let mut buf_of = |weights: &mut Vec<f32>, v: ValueId| -> Result<Buf, CpuError> {
+            let r = resolve(&root, v);
+            if let Some(b) = const_of(weights, r) {
+                return Ok(b);
+            }
+            let slot = slot_of[r.0 as usize].ok_or_else(|| CpuError::Unsupported {
+                node: graph.value(v).name.clone(),
+                op: "value",
+                message: "is read before any node writes it".into(),
+            })?;
+            Ok(Buf { weights: false, offset: offsets[slot], len: intervals[slot].len })
+        };
+
+        let mut steps = Vec::with_capacity(pending.len());
+        for (s, p) in pending.into_iter().enumerate() {
+            let node = &graph.nodes[p.node];
+            let inputs = node.inputs.iter().map(|&v| buf_of(&mut weights, v)).collect::<Result<Vec<_>, _>>()?;
+            let outputs = node.outputs.iter().map(|&v| buf_of(&mut weights, v)).collect::<Result<Vec<_>, _>>()?;
+            let scratch = scratch_slot[s]
+                .map(|slot| Buf { weights: false, offset: offsets[slot], len: intervals[slot].len })
+                .unwrap_or_default();
+            let extra = p.compiled.extra_consts.iter().map(|c| pack(&mut weights, c)).collect();
+            steps.push(Step {
+                node: node.name.clone(),
+                op: node.op.name(),
+                kernel: p.compiled.kernel,
+                inputs,
+                outputs,
+                scratch,
+                extra,
+                epilogue: p.epilogue,
+            });
+        }
+        let mut port = |weights: &mut Vec<f32>, v: ValueId| -> Result<Port, CpuError> {
+            let value = graph.value(v);
+            Ok(Port { name: value.name.clone(), ty: value.ty.clone(), buf: buf_of(weights, v)? })
+        };
+        let inputs = graph.inputs.iter().map(|&v| port(&mut weights, v)).collect::<Result<Vec<_>, _>>()?;
+        let outputs = graph.outputs.iter().map(|&v| port(&mut weights, v)).collect::<Result<Vec<_>, _>>()?;
+
+        let plan = MemoryPlan {
+            arena_bytes,
+            unshared_bytes: unshared,
+            weights_bytes: weights.len() as u64 * 4,
+            steps: steps.len(),
+        };
+        let weights_len = weights.len().max(1);
+        weights.resize(weights_len, 0.0);
+        let device = Device::Cpu;
+        let arena = candle_core::Tensor::zeros(arena_len.max(1), candle_core::DType::F32, &device)?;
+        let weights = candle_core::Tensor::from_vec(weights, weights_len, &device)?;
+        let parallelism = match options.threads {
+            #[cfg(not(target_arch = "wasm32"))]
+            t if t > 1 => gemm::Parallelism::Rayon(t),
+            _ => gemm::Parallelism::None,
+        };
+        let step_ms = vec![0.0; steps.len()];
+        Ok(Session { steps, inputs, outputs, arena, weights, plan, parallelism, step_ms })
+    }
+
+    pub fn inputs(&self) -> &[Port] {
+        &self.inputs
+    }
+    pub fn outputs(&self) -> &[Port] {
+        &self.outputs
+    }
+    pub fn memory_plan(&self) -> &MemoryPlan {
+        &self.plan
+    }
+
+    /// Runs the model on `inputs` (in the order of [`Session::inputs`]).
+    pub fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, CpuError> {
+        self.run_timed(inputs, None)
+    }
+
+    /// Runs the model, timing every step with `clock` (milliseconds) when given; the times are
+    /// then read with [`Session::step_times`].
+    pub fn run_timed(&mut self, inputs: &[Tensor], clock: Option<&dyn Fn() -> f64>) -> Result<Vec<Tensor>, CpuError> {
+        self.check_inputs(inputs)?;
+        let inference = Inference {
+            session: self,
+            inputs,
+            clock,
+            outputs: RefCell::new(Vec::with_capacity(self.outputs.len())),
+            error: RefCell::new(None),
+            step_ms: RefCell::new(Vec::with_capacity(self.steps.len())),
+        };
+        let result = self.arena.inplace_op2(&self.weights, &inference);
+        if let Some(e) = inference.error.borrow_mut().take() {
+            return Err(e);
+        }
+        result?;
+        let step_ms = inference.step_ms.into_inner();
+        let outputs = inference.outputs.into_inner();
+        if clock.is_some() {
+            self.step_ms = step_ms;
+        }
+        self.outputs
+            .iter()
+            .zip(outputs)
+            .map(|(port, data)| {
+                let t = Tensor::from_f32(port.ty.shape.clone(), data).map_err(|e| CpuError::Storage(e.to_string()))?;
+                Ok(if port.ty.dtype == DType::F32 { t } else { t.cast(port.ty.dtype) })
+            })
+            .collect()
+    }
+
+    /// (node name, op, milliseconds) of every step of the last timed run.
+    pub fn step_times(&self) -> impl Iterator<Item = (&str, &'static str, f64)> {
+        self.steps.iter().zip(&self.step_ms).map(|(s, &ms)| (s.node.as_str(), s.op, ms))
+    }
+
+    fn check_inputs(&self, inputs: &[Tensor]) -> Result<(), CpuError> {
+        if inputs.len() != self.inputs.len() {
+            let names: Vec<&str> = self.inputs.iter().map(|p| p.name.as_str()).collect();
+            return Err(CpuError::Input {
+                name: names.join(", "),
+                message: format!("the model takes {} inputs, got {}", self.inputs.len(), inputs.len()),
+            });
+        }
+        for (port, t) in self.inputs.iter().zip(inputs) {
+            let err = |message: String| Err(CpuError::Input { name: port.name.clone(), message });
+            if t.shape() != port.ty.shape.as_slice() {
+                return err(format!("expected shape {:?}, got {:?}", port.ty.shape, t.shape()));
+            }
+            if t.dtype() != port.ty.dtype {
+                return err(format!("expected {}, got {}", port.ty.dtype, t.dtype()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One inference as a candle in-place op over the arena (the weights are its source operand).
+struct Inference<'a> {
+    session: &'a Session,
+    inputs: &'a [Tensor],
+    clock: Option<&'a dyn Fn() -> f64>,
+    outputs: RefCell<Vec<Vec<f32>>>,
+    error: RefCell<Option<CpuError>>,
+    step_ms: RefCell<Vec<f64>>,
+}
+
+impl Inference<'_> {
+    fn execute(&self, arena: &mut [f32], weights: &[f32]) -> Result<(), CpuError> {
+        let s = self.session;
+        let mem = Memory::new(arena, weights);
+        for (port, t) in s.inputs.iter().zip(self.inputs) {
+            // SAFETY: nothing else is borrowed from the arena between steps.
+            let dst = unsafe { mem.write(port.buf) };
+            match t.as_f32() {
+                Some(v) => dst.copy_from_slice(v),
+                None => dst.copy_from_slice(&t.to_f32_vec()),
+            }
+        }
+        let mut times = self.step_ms.borrow_mut();
+        times.clear();
+        for step in &s.steps {
+            let start = self.clock.map(|c| c());
+            let io = StepIo {
+                mem: &mem,
+                inputs: &step.inputs,
+                outputs: &step.outputs,
+                scratch: step.scratch,
+                extra: &step.extra,
+                parallelism: s.parallelism,
+            };
+            step.kernel
+                .run(&io)
+                .map_err(|message| CpuError::Runtime { node: step.node.clone(), op: step.op, message })?;
+            if let Some(act) = step.epilogue {
+                act.apply(io.output(0));
+            }
+            if let (Some(c), Some(t0)) = (self.clock, start) {
+                times.push(c() - t0);
+            }
+        }
+        let mut outputs = self.outputs.borrow_mut();
+        for port in &s.outputs {
+            outputs.push(mem.read(port.buf).to_vec());
+        }
+        Ok(())
+    }
+}
+
+impl InplaceOp2 for Inference<'_> {
+    fn name(&self) -> &'static str {
+        "edgeport-inference"
+    }
+
+    fn cpu_fwd(&self, dst: &mut CpuStorage, _: &CandleLayout, src: &CpuStorage, _: &CandleLayout) -> candle_core::Result<()> {
+        let (CpuStorage::F32(arena), CpuStorage::F32(weights)) = (dst, src) else {
+            candle_core::bail!("edgeport arena and weights are float32");
+        };
+        if let Err(e) = self.execute(arena, weights) {
+            *self.error.borrow_mut() = Some(e);
+            candle_core::bail!("inference failed");
+        }
+        Ok(())
+    }
+}
