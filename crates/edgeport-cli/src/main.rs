@@ -17,6 +17,7 @@ macro_rules! out {
     }};
 }
 
+mod measure;
 mod simulate;
 
 #[derive(Parser)]
@@ -64,6 +65,10 @@ enum Command {
     },
     /// Simulated latency, memory and op placement on device profiles (phones, boards, browsers).
     Simulate(simulate::SimulateArgs),
+    /// Run a model on inputs from an .npz file and write its outputs as .npz.
+    Run(measure::RunArgs),
+    /// Measure a model: load time, cold first run, warm p50/p95/p99, memory.
+    Bench(measure::BenchArgs),
 }
 
 /// Core ML options of `convert`.
@@ -213,6 +218,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Simulate(args) => simulate::run(args),
+        Command::Run(args) => measure::run(args),
+        Command::Bench(args) => measure::bench(args),
     }
 }
 

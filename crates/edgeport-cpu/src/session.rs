@@ -337,11 +337,12 @@ impl Inference<'_> {
                 scratch: step.scratch,
                 extra: &step.extra,
                 parallelism: s.parallelism,
+                epilogue: step.epilogue,
             };
             step.kernel
                 .run(&io)
                 .map_err(|message| CpuError::Runtime { node: step.node.clone(), op: step.op, message })?;
-            if let Some(act) = step.epilogue {
+            if let Some(act) = step.epilogue.filter(|_| !step.kernel.applies_epilogue()) {
                 act.apply(io.output(0));
             }
             if let (Some(c), Some(t0)) = (self.clock, start) {

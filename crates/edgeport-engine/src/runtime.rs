@@ -153,6 +153,22 @@ impl Runner {
         Ok(self.finish(outputs, warnings))
     }
 
+    /// Runs once timing every step with `clock` (ms): (node, op, ms) in execution order.
+    /// Activations folded into their producer are timed with it.
+    pub fn profile(
+        &mut self,
+        inputs: &BTreeMap<String, Tensor>,
+        clock: &dyn Fn() -> f64,
+    ) -> Result<Vec<LayerTime>, EngineError> {
+        let ordered = self.order_inputs(inputs)?;
+        self.session.run_timed(&ordered, Some(clock))?;
+        Ok(self
+            .session
+            .step_times()
+            .map(|(node, op, ms)| LayerTime { node: node.to_string(), op: op.to_string(), ms })
+            .collect())
+    }
+
     fn finish(&self, outputs: Vec<Tensor>, mut warnings: Vec<String>) -> RunOutput {
         warnings.extend(nan_warnings("output", self.session.outputs().iter().map(|p| p.name.as_str()).zip(&outputs)));
         let outputs = self.session.outputs().iter().map(|p| p.name.clone()).zip(outputs).collect();
@@ -216,6 +232,14 @@ fn nan_warnings<'a>(what: &str, tensors: impl Iterator<Item = (&'a str, &'a Tens
             (nan > 0).then(|| format!("{what} '{name}' has {nan} NaN value{}", if nan == 1 { "" } else { "s" }))
         })
         .collect()
+}
+
+/// Measured time of one step of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerTime {
+    pub node: String,
+    pub op: String,
+    pub ms: f64,
 }
 
 /// How closely one set of outputs follows a reference (per output).

@@ -6,6 +6,31 @@ use edgeport_ir::ops::{Conv, ConvTranspose};
 use super::{Compiled, Kernel, StepIo};
 use crate::CpuError;
 
+/// The nine-tap loop, instantiated once per instruction set (`madd(a, b, c)` = a * b + c).
+macro_rules! dw9_body {
+    ($wide:expr, $t:expr, $k:expr, $madd:expr) => {{
+        let (wide, t, k) = ($wide, $t, $k);
+        let madd = $madd;
+        let n = wide.len().min(t.iter().map(|s| s.len()).min().unwrap_or(0));
+        let (t0, t1, t2, t3, t4, t5, t6, t7, t8) =
+            (&t[0][..n], &t[1][..n], &t[2][..n], &t[3][..n], &t[4][..n], &t[5][..n], &t[6][..n], &t[7][..n], &t[8][..n]);
+        let wide = &mut wide[..n];
+        for i in 0..n {
+            let mut acc = wide[i];
+            acc = madd(k[0], t0[i], acc);
+            acc = madd(k[1], t1[i], acc);
+            acc = madd(k[2], t2[i], acc);
+            acc = madd(k[3], t3[i], acc);
+            acc = madd(k[4], t4[i], acc);
+            acc = madd(k[5], t5[i], acc);
+            acc = madd(k[6], t6[i], acc);
+            acc = madd(k[7], t7[i], acc);
+            acc = madd(k[8], t8[i], acc);
+            wide[i] = acc;
+        }
+    }};
+}
+
 /// Geometry shared by both directions.
 #[derive(Debug, Clone)]
 struct Geometry {
@@ -22,6 +47,8 @@ struct Geometry {
     dilation: [usize; 2],
     /// top, left
     pad: [usize; 2],
+    /// bottom, right
+    pad_end: [usize; 2],
     group: usize,
     has_bias: bool,
 }
@@ -47,95 +74,219 @@ impl ConvKernel {
             stride: conv.strides,
             dilation: conv.dilations,
             pad: [conv.pads[0], conv.pads[1]],
+            pad_end: [conv.pads[2], conv.pads[3]],
             group: conv.group,
             has_bias,
         };
         let depthwise = g.group == g.c && w[1] == 1 && g.group > 1;
         let pointwise = g.kh == 1 && g.kw == 1 && g.stride == [1, 1] && conv.pads == [0; 4];
         let cg = g.c / g.group;
-        let scratch = if depthwise || pointwise { 0 } else { cg * g.kh * g.kw * g.oh * g.ow };
-        Ok(Compiled { kernel: Kernel::Conv(ConvKernel { g, depthwise, pointwise }), scratch, extra_consts: Vec::new() })
+        let scratch = match (depthwise, pointwise) {
+            // the input plane split into stride phases
+            (true, _) => DwPhases::scratch_len(&g),
+            (false, true) => 0,
+            (false, false) => 0,
+        };
+        let kernel = ConvKernel { g, depthwise, pointwise };
+        let scratch = if depthwise || pointwise { scratch } else { cg * kernel.g.kh * kernel.g.kw * kernel.block_rows() * kernel.g.ow };
+        Ok(Compiled { kernel: Kernel::Conv(kernel), scratch, extra_consts: Vec::new() })
     }
 
+    /// Writes bias, products and the folded activation block by block (a few output rows of
+    /// every channel at a time), so each output block is still in cache for the next pass.
     pub fn run(&self, io: &StepIo) {
         let g = &self.g;
         let (x, w, out) = (io.input(0), io.input(1), io.output(0));
-        let plane = g.oh * g.ow;
-        match io.has_input(2) {
-            true => {
-                let bias = io.input(2);
-                for (i, row) in out.chunks_exact_mut(plane).enumerate() {
-                    row.fill(bias[i % g.o]);
-                }
-            }
-            false => out.fill(0.0),
-        }
+        let bias = if io.has_input(2) { Some(io.input(2)) } else { None };
         if self.depthwise {
-            return self.depthwise(x, w, out);
+            return self.depthwise(x, w, bias, out, io.scratch(), io.epilogue);
         }
+        let plane = g.oh * g.ow;
         let (cg, og) = (g.c / g.group, g.o / g.group);
         let k = cg * g.kh * g.kw;
         let scratch = io.scratch();
+        let rows = self.block_rows();
         for n in 0..g.n {
             for grp in 0..g.group {
                 let xin = &x[(n * g.c + grp * cg) * g.h * g.w..][..cg * g.h * g.w];
-                let col: &[f32] = if self.pointwise {
-                    xin
-                } else {
-                    im2col(g, xin, cg, scratch);
-                    scratch
-                };
                 let dst = &mut out[(n * g.o + grp * og) * plane..][..og * plane];
                 let lhs = &w[grp * og * k..][..og * k];
-                gemm_rowmajor(og, plane, k, dst, lhs, k, 1, col, plane, 1, io.parallelism);
-            }
-        }
-    }
-
-    /// One output channel per input channel (times a multiplier); accumulates row by row so
-    /// the inner loop is a contiguous, vectorizable multiply-add for stride 1.
-    fn depthwise(&self, x: &[f32], w: &[f32], out: &mut [f32]) {
-        let g = &self.g;
-        let mult = g.o / g.c;
-        let (sh, sw) = (g.stride[0], g.stride[1]);
-        let (dh, dw) = (g.dilation[0], g.dilation[1]);
-        for n in 0..g.n {
-            for oc in 0..g.o {
-                let ic = oc / mult;
-                let src = &x[(n * g.c + ic) * g.h * g.w..][..g.h * g.w];
-                let dst = &mut out[(n * g.o + oc) * g.oh * g.ow..][..g.oh * g.ow];
-                let kernel = &w[oc * g.kh * g.kw..][..g.kh * g.kw];
-                for ky in 0..g.kh {
-                    for kx in 0..g.kw {
-                        let wv = kernel[ky * g.kw + kx];
-                        let (ox0, ox1) = valid_range(g.ow, g.w, sw, g.pad[1], kx * dw);
-                        if ox0 >= ox1 {
-                            continue;
-                        }
-                        for oy in 0..g.oh {
-                            let iy = (oy * sh + ky * dh) as isize - g.pad[0] as isize;
-                            if iy < 0 || iy >= g.h as isize {
-                                continue;
-                            }
-                            let srow = &src[iy as usize * g.w..][..g.w];
-                            let drow = &mut dst[oy * g.ow..][..g.ow];
-                            let ix0 = ox0 * sw + kx * dw - g.pad[1];
-                            if sw == 1 {
-                                let len = ox1 - ox0;
-                                for (d, &s) in drow[ox0..ox1].iter_mut().zip(&srow[ix0..ix0 + len]) {
-                                    *d += wv * s;
-                                }
-                            } else {
-                                for (j, d) in drow[ox0..ox1].iter_mut().enumerate() {
-                                    *d += wv * srow[ix0 + j * sw];
-                                }
-                            }
+                for oy0 in (0..g.oh).step_by(rows) {
+                    let oy1 = (oy0 + rows).min(g.oh);
+                    let (c0, cols) = (oy0 * g.ow, (oy1 - oy0) * g.ow);
+                    for (i, row) in dst.chunks_exact_mut(plane).enumerate() {
+                        row[c0..c0 + cols].fill(bias.map_or(0.0, |b| b[grp * og + i]));
+                    }
+                    let (rhs, rhs_rs): (&[f32], usize) = if self.pointwise {
+                        (&xin[c0..], plane)
+                    } else {
+                        im2col(g, xin, cg, oy0, oy1, &mut scratch[..k * cols]);
+                        (&scratch[..k * cols], cols)
+                    };
+                    gemm_strided(og, cols, k, &mut dst[c0..], plane, lhs, k, 1, rhs, rhs_rs, 1, io.parallelism);
+                    if let Some(act) = io.epilogue {
+                        for row in dst.chunks_exact_mut(plane) {
+                            act.apply(&mut row[c0..c0 + cols]);
                         }
                     }
                 }
             }
         }
     }
+
+    /// Output rows per block: about 64K floats of output and columns together.
+    fn block_rows(&self) -> usize {
+        let g = &self.g;
+        let per_row = g.ow * (g.o / g.group + (g.c / g.group) * g.kh * g.kw);
+        (65536 / per_row.max(1)).clamp(1, g.oh.max(1))
+    }
+
+    /// One output channel per input channel (times a multiplier). The input plane is padded
+    /// and split into its stride phases once per channel (scratch); then every tap is one
+    /// contiguous multiply-add over the whole output plane computed in "wide" rows of the phase
+    /// width (the extra columns are discarded), so there is no per-row loop overhead even on
+    /// 7x7 planes. 3x3 kernels do all nine taps in one pass.
+    fn depthwise(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        out: &mut [f32],
+        scratch: &mut [f32],
+        epilogue: Option<super::Activation>,
+    ) {
+        let g = &self.g;
+        let p = DwPhases::new(g);
+        let mult = g.o / g.c;
+        let (phases, wide) = scratch.split_at_mut(p.phases_len());
+        let wide = &mut wide[..p.wide_len()];
+        // per tap: (phase plane start, offset within it)
+        let taps: Vec<usize> = (0..g.kh * g.kw)
+            .map(|t| {
+                let (ry, rx) = (g.dilation[0] * (t / g.kw), g.dilation[1] * (t % g.kw));
+                let plane = (ry % p.s[0]) * p.s[1] + rx % p.s[1];
+                plane * p.plane_len() + (ry / p.s[0]) * p.wq + rx / p.s[1]
+            })
+            .collect();
+        let len = g.oh * p.wq;
+        for n in 0..g.n {
+            for ic in 0..g.c {
+                p.fill(g, &x[(n * g.c + ic) * g.h * g.w..][..g.h * g.w], phases);
+                for m in 0..mult {
+                    let oc = ic * mult + m;
+                    let dst = &mut out[(n * g.o + oc) * g.oh * g.ow..][..g.oh * g.ow];
+                    let kernel = &w[oc * g.kh * g.kw..][..g.kh * g.kw];
+                    wide.fill(bias.map_or(0.0, |b| b[oc]));
+                    if taps.len() == 9 {
+                        let t: [&[f32]; 9] = std::array::from_fn(|i| &phases[taps[i]..taps[i] + len]);
+                        dw9(wide, &t, kernel);
+                    } else {
+                        for (&at, &k) in taps.iter().zip(kernel) {
+                            for (d, &v) in wide.iter_mut().zip(&phases[at..at + len]) {
+                                *d += k * v;
+                            }
+                        }
+                    }
+                    for (drow, wrow) in dst.chunks_exact_mut(g.ow).zip(wide.chunks_exact(p.wq)) {
+                        drow.copy_from_slice(&wrow[..g.ow]);
+                    }
+                    if let Some(act) = epilogue {
+                        act.apply(dst);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Layout of a depthwise input plane padded and split into stride phases: `s[0] * s[1]`
+/// planes of `(hq + 1) x wq` (one spare zero row so wide rows may read past the last one).
+struct DwPhases {
+    s: [usize; 2],
+    hq: usize,
+    wq: usize,
+}
+
+impl DwPhases {
+    fn new(g: &Geometry) -> DwPhases {
+        let s = g.stride;
+        let hp = g.h + g.pad[0] + g.pad_end[0];
+        let wp = g.w + g.pad[1] + g.pad_end[1];
+        DwPhases { s, hq: hp.div_ceil(s[0]), wq: wp.div_ceil(s[1]) }
+    }
+    fn plane_len(&self) -> usize {
+        (self.hq + 1) * self.wq
+    }
+    fn phases_len(&self) -> usize {
+        self.s[0] * self.s[1] * self.plane_len()
+    }
+    fn wide_len(&self) -> usize {
+        self.hq * self.wq
+    }
+    fn scratch_len(g: &Geometry) -> usize {
+        let p = DwPhases::new(g);
+        p.phases_len() + g.oh.max(p.hq) * p.wq
+    }
+
+    /// Pads and splits `src` [h, w] into the phase planes.
+    fn fill(&self, g: &Geometry, src: &[f32], phases: &mut [f32]) {
+        phases.fill(0.0);
+        let plane = self.plane_len();
+        for (y, row) in src.chunks_exact(g.w).enumerate() {
+            let r = y + g.pad[0];
+            let (pr, rr) = (r % self.s[0], r / self.s[0]);
+            if self.s[1] == 1 {
+                let at = pr * plane + rr * self.wq + g.pad[1];
+                phases[at..at + g.w].copy_from_slice(row);
+                continue;
+            }
+            if self.s[1] == 2 {
+                // even input columns go to one phase, odd ones to the other
+                let pad = g.pad[1];
+                let (pe, po) = (pad % 2, (pad + 1) % 2);
+                let at_e = (pr * 2 + pe) * plane + rr * self.wq + pad / 2;
+                let at_o = (pr * 2 + po) * plane + rr * self.wq + (pad + 1) / 2;
+                let (ne, no) = (g.w.div_ceil(2), g.w / 2);
+                let (lo, hi) = phases.split_at_mut(at_e.max(at_o));
+                let (e, o) = if at_e < at_o { (&mut lo[at_e..at_e + ne], &mut hi[..no]) } else { (&mut hi[..ne], &mut lo[at_o..at_o + no]) };
+                for (j, pair) in row.chunks_exact(2).enumerate() {
+                    e[j] = pair[0];
+                    o[j] = pair[1];
+                }
+                if g.w % 2 == 1 {
+                    e[ne - 1] = row[g.w - 1];
+                }
+                continue;
+            }
+            for pc in 0..self.s[1] {
+                // input columns landing in column phase pc: x + pad_left = cc * s + pc
+                let first = (pc + self.s[1] - g.pad[1] % self.s[1]) % self.s[1];
+                let cc0 = (first + g.pad[1]) / self.s[1];
+                let at = (pr * self.s[1] + pc) * plane + rr * self.wq + cc0;
+                let dst = &mut phases[at..at + self.wq - cc0];
+                for (d, &v) in dst.iter_mut().zip(row.iter().skip(first).step_by(self.s[1])) {
+                    *d = v;
+                }
+            }
+        }
+    }
+}
+
+/// wide[i] += sum over the nine taps of k[t] * t[t][i]: one vectorizable pass (8-wide with
+/// fused multiply-adds where the CPU has AVX2 and FMA).
+fn dw9(wide: &mut [f32], t: &[&[f32]; 9], k: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has both features (checked just above).
+        return unsafe { dw9_avx2(wide, t, k) };
+    }
+    dw9_body!(wide, t, k, |a: f32, b: f32, c: f32| a * b + c)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dw9_avx2(wide: &mut [f32], t: &[&[f32]; 9], k: &[f32]) {
+    dw9_body!(wide, t, k, f32::mul_add)
 }
 
 /// Output positions `[lo, hi)` along one axis whose input index `o * stride + offset - pad`
@@ -149,9 +300,10 @@ fn valid_range(out: usize, input: usize, stride: usize, pad: usize, offset: usiz
     (lo.min(out), hi.min(out).max(lo.min(out)))
 }
 
-/// Unfolds one group's input [cg, h, w] into columns [cg*kh*kw, oh*ow].
-fn im2col(g: &Geometry, x: &[f32], cg: usize, col: &mut [f32]) {
-    let plane = g.oh * g.ow;
+/// Unfolds output rows `oy0..oy1` of one group's input [cg, h, w] into columns
+/// [cg*kh*kw, (oy1-oy0)*ow].
+fn im2col(g: &Geometry, x: &[f32], cg: usize, oy0: usize, oy1: usize, col: &mut [f32]) {
+    let plane = (oy1 - oy0) * g.ow;
     let (sh, sw) = (g.stride[0], g.stride[1]);
     for c in 0..cg {
         let src = &x[c * g.h * g.w..][..g.h * g.w];
@@ -159,8 +311,8 @@ fn im2col(g: &Geometry, x: &[f32], cg: usize, col: &mut [f32]) {
             for kx in 0..g.kw {
                 let row = &mut col[((c * g.kh + ky) * g.kw + kx) * plane..][..plane];
                 let (ox0, ox1) = valid_range(g.ow, g.w, sw, g.pad[1], kx * g.dilation[1]);
-                for oy in 0..g.oh {
-                    let dst = &mut row[oy * g.ow..][..g.ow];
+                for oy in oy0..oy1 {
+                    let dst = &mut row[(oy - oy0) * g.ow..][..g.ow];
                     let iy = (oy * sh + ky * g.dilation[0]) as isize - g.pad[0] as isize;
                     if iy < 0 || iy >= g.h as isize || ox0 >= ox1 {
                         dst.fill(0.0);
@@ -173,8 +325,8 @@ fn im2col(g: &Geometry, x: &[f32], cg: usize, col: &mut [f32]) {
                     if sw == 1 {
                         dst[ox0..ox1].copy_from_slice(&srow[ix0..ix0 + (ox1 - ox0)]);
                     } else {
-                        for (j, d) in dst[ox0..ox1].iter_mut().enumerate() {
-                            *d = srow[ix0 + j * sw];
+                        for (d, &v) in dst[ox0..ox1].iter_mut().zip(srow[ix0..].iter().step_by(sw)) {
+                            *d = v;
                         }
                     }
                 }
@@ -199,10 +351,29 @@ pub(crate) fn gemm_rowmajor(
     rhs_cs: usize,
     parallelism: gemm::Parallelism,
 ) {
+    gemm_strided(m, n, k, dst, n, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs, parallelism)
+}
+
+/// dst[m, n] += lhs[m, k] * rhs[k, n], dst row-major with row stride `dst_rs`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_strided(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    lhs: &[f32],
+    lhs_rs: usize,
+    lhs_cs: usize,
+    rhs: &[f32],
+    rhs_rs: usize,
+    rhs_cs: usize,
+    parallelism: gemm::Parallelism,
+) {
     if m == 0 || n == 0 {
         return;
     }
-    debug_assert!(dst.len() >= m * n);
+    assert!(dst.len() >= (m - 1) * dst_rs + n, "gemm destination too small");
     debug_assert!(k == 0 || lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs);
     debug_assert!(k == 0 || rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs);
     // SAFETY: the slices cover every element gemm addresses with these strides (checked by
@@ -214,7 +385,7 @@ pub(crate) fn gemm_rowmajor(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_rs as isize,
             true,
             lhs.as_ptr(),
             lhs_cs as isize,
@@ -257,6 +428,7 @@ impl ConvTransposeKernel {
             stride: conv.strides,
             dilation: conv.dilations,
             pad: [conv.pads[0], conv.pads[1]],
+            pad_end: [conv.pads[2], conv.pads[3]],
             group: conv.group,
             has_bias,
         };

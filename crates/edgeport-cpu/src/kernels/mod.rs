@@ -64,6 +64,8 @@ pub struct StepIo<'a> {
     pub(crate) scratch: Buf,
     pub(crate) extra: &'a [Buf],
     pub(crate) parallelism: gemm::Parallelism,
+    /// The folded activation, for kernels that apply it themselves (see `applies_epilogue`).
+    pub(crate) epilogue: Option<Activation>,
 }
 
 impl<'a> StepIo<'a> {
@@ -113,6 +115,11 @@ impl Kernel {
             Kernel::LayerNorm(k) => k.run(io),
         }
         Ok(())
+    }
+
+    /// Whether the kernel applies the folded activation itself (while its output is in cache).
+    pub fn applies_epilogue(&self) -> bool {
+        matches!(self, Kernel::Conv(_))
     }
 
     /// Whether an activation may be folded into this kernel's output (applied in place after
