@@ -33,6 +33,8 @@ pub enum BenchCmd {
     /// Time `edgeport convert --to coreml` on MobileNetV2 against coremltools converting the
     /// same network from PyTorch (installed into its own venv if missing).
     Coreml(bench_coreml::CoremlArgs),
+    /// Warm inference latency of the CPU runtime against onnxruntime (one thread) and tract.
+    Cpu(crate::bench_cpu::CpuArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -58,6 +60,7 @@ pub fn cmd(env: &Env, which: &BenchCmd) -> Result<()> {
     match which {
         BenchCmd::Convert(args) => convert(env, args),
         BenchCmd::Coreml(args) => bench_coreml::bench(env, args),
+        BenchCmd::Cpu(args) => crate::bench_cpu::bench(env, args),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_coreml;
+mod bench_cpu;
 mod det;
 mod env;
 mod serve;

@@ -1,0 +1,130 @@
+//! `cargo xtask bench cpu`: warm inference latency of edgeport's CPU runtime natively against
+//! onnxruntime (Python wheel, one thread) and tract (examples/tract_peer.rs), on the
+//! MobileNetV2, ResNet and transformer fixtures. The tools take turns, round after round, so
+//! that load on this shared machine hits them alike; the table gives the median over rounds of
+//! each tool's per-round p50 and the median of the per-round ratios. Written into BENCHMARKS.md.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use crate::bench::{machine_facts, splice_between};
+use crate::env::{self, Env};
+use crate::util::{self, median, run, stdout_of};
+
+const PEER_SCRIPT: &str = include_str!("bench_cpu_peer.py");
+const MODELS: [&str; 3] = ["mobilenetv2", "resnet", "transformer"];
+const BEGIN: &str = "<!-- bench:cpu:begin -->";
+const END: &str = "<!-- bench:cpu:end -->";
+
+#[derive(Args, Debug, Clone)]
+pub struct CpuArgs {
+    /// Rounds (each tool runs once per round, in turn).
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
+    /// Timed inferences per tool and round (after the warm-up).
+    #[arg(long, default_value_t = 50)]
+    pub runs: usize,
+    /// Untimed inferences before them.
+    #[arg(long, default_value_t = 5)]
+    pub warmup: usize,
+    /// Print the table without touching BENCHMARKS.md.
+    #[arg(long)]
+    pub no_write: bool,
+}
+
+/// p50 (ms) of one tool run, parsed from its JSON (the whole output or its last JSON line).
+fn p50_of(out: &str) -> Result<(f64, String)> {
+    let v: serde_json::Value = match serde_json::from_str(out) {
+        Ok(v) => v,
+        Err(_) => {
+            let line = out.lines().rev().find(|l| l.trim_start().starts_with('{')).context("no JSON in the output")?;
+            serde_json::from_str(line)?
+        }
+    };
+    let p50 = v["p50_ms"].as_f64().context("no p50_ms")?;
+    Ok((p50, v["peer"].as_str().unwrap_or("edgeport").to_string()))
+}
+
+pub fn bench(env: &Env, args: &CpuArgs) -> Result<()> {
+    if args.rounds == 0 || args.runs == 0 {
+        bail!("--rounds and --runs must be at least 1");
+    }
+    run(env.cargo().args(["build", "--release", "-p", "edgeport-cli"]))?;
+    run(env.cargo().args(["build", "--release", "-p", "edgeport-engine", "--example", "tract_peer"]))?;
+    env::ensure_test_venv(env)?;
+    let python = env.venv_python();
+    let script = env.scratch("bench_cpu_peer.py");
+    fs::create_dir_all(script.parent().context("scratch dir")?)?;
+    fs::write(&script, PEER_SCRIPT)?;
+    let tract = env.repo.join("target/release/examples/tract_peer");
+    let (runs, warmup) = (args.runs.to_string(), args.warmup.to_string());
+
+    let mut rows = String::new();
+    let mut versions = Vec::new();
+    for model in MODELS {
+        let dir = env.repo.join("tests/fixtures").join(model);
+        let (onnx, input) = (dir.join("model.onnx"), dir.join("input.npz"));
+        let mut ours = Vec::new();
+        let mut ort = Vec::new();
+        let mut tr = Vec::new();
+        for round in 0..args.rounds {
+            let mut edgeport = Command::new(env.cli_bin());
+            edgeport.arg("bench").arg(&onnx).args(["--runs", &runs, "--warmup", &warmup, "--json"]);
+            let (e, _) = p50_of(&stdout_of(&mut edgeport)?)?;
+            let mut peer = Command::new(&python);
+            peer.arg(&script).arg(&onnx).arg(&input).args([&runs, &warmup]);
+            let (o, ort_name) = p50_of(&stdout_of(&mut peer)?)?;
+            let mut t = Command::new(&tract);
+            t.arg(&onnx).arg(&input).args([&runs, &warmup]);
+            let (t, tract_name) = p50_of(&stdout_of(&mut t)?)?;
+            eprintln!("  {model} round {}: edgeport {e:.3} ms, {ort_name} {o:.3} ms, {tract_name} {t:.3} ms", round + 1);
+            ours.push(e);
+            ort.push(o);
+            tr.push(t);
+            if versions.is_empty() {
+                versions = vec![ort_name, tract_name];
+            }
+        }
+        let ratio = |peer: &[f64]| median(&ours.iter().zip(peer).map(|(e, p)| e / p).collect::<Vec<_>>());
+        writeln!(
+            rows,
+            "| {model} | {:.3} | {:.3} | {:.2}x | {:.3} | {:.2}x |",
+            median(&ours),
+            median(&ort),
+            ratio(&ort),
+            median(&tr),
+            ratio(&tr)
+        )?;
+    }
+    let command = format!("cargo xtask bench cpu --rounds {} --runs {} --warmup {}", args.rounds, args.runs, args.warmup);
+    let mut section = String::new();
+    writeln!(section, "{BEGIN}")?;
+    writeln!(section, "## CPU inference, native, one thread")?;
+    writeln!(section)?;
+    writeln!(section, "Made by `{command}` on {} (UTC).", util::utc_date())?;
+    writeln!(section, "Machine: {}.", machine_facts(env))?;
+    writeln!(section, "Peers: {}.", versions.join(", "))?;
+    writeln!(section)?;
+    writeln!(
+        section,
+        "Warm latency per inference on the fixture's input: each tool loads the model, runs it once cold and {} times untimed, then {} timed runs, and reports their p50; the tools take turns for {} rounds. Shown: the median over rounds of each tool's p50 (ms), and the median over rounds of edgeport's p50 divided by the peer's (below 1 = edgeport faster). onnxruntime with one intra-op and one inter-op thread and all graph optimizations; tract `into_optimized()`; edgeport `edgeport bench --threads 1`.",
+        args.warmup, args.runs, args.rounds
+    )?;
+    writeln!(section)?;
+    writeln!(section, "| model | edgeport p50 ms | onnxruntime p50 ms | edgeport / onnxruntime | tract p50 ms | edgeport / tract |")?;
+    writeln!(section, "| --- | ---: | ---: | ---: | ---: | ---: |")?;
+    section.push_str(&rows);
+    writeln!(section, "{END}")?;
+    println!("{section}");
+    if !args.no_write {
+        let path = env.repo.join("BENCHMARKS.md");
+        let old = fs::read_to_string(&path).unwrap_or_default();
+        fs::write(&path, splice_between(&old, &section, BEGIN, END))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
