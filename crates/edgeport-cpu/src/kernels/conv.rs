@@ -1,5 +1,7 @@
-//! Convolution (NCHW): depthwise directly, everything else as im2col + gemm per group (1x1
-//! stride-1 convolutions skip im2col). ConvTranspose is gemm + col2im.
+//! Convolution (NCHW). The input is padded and split into its stride phases once, after which
+//! every tap reads contiguous memory: depthwise convolutions multiply-add whole planes per tap,
+//! the others unfold (im2col, a row copy per tap) into gemm, block by block (1x1 stride-1
+//! convolutions use the input directly). ConvTranspose is gemm + col2im.
 
 use edgeport_ir::ops::{Conv, ConvTranspose};
 
@@ -33,30 +35,55 @@ macro_rules! dw9_body {
 
 /// Geometry shared by both directions.
 #[derive(Debug, Clone)]
-struct Geometry {
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    o: usize,
-    oh: usize,
-    ow: usize,
-    kh: usize,
-    kw: usize,
-    stride: [usize; 2],
-    dilation: [usize; 2],
+pub(crate) struct Geometry {
+    pub(crate) n: usize,
+    pub(crate) c: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) o: usize,
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
+    pub(crate) kh: usize,
+    pub(crate) kw: usize,
+    pub(crate) stride: [usize; 2],
+    pub(crate) dilation: [usize; 2],
     /// top, left
-    pad: [usize; 2],
+    pub(crate) pad: [usize; 2],
     /// bottom, right
-    pad_end: [usize; 2],
-    group: usize,
-    has_bias: bool,
+    pub(crate) pad_end: [usize; 2],
+    pub(crate) group: usize,
+    pub(crate) has_bias: bool,
+}
+
+impl Geometry {
+    /// A pooling window over one [h, w] plane (one channel, no dilation).
+    pub(crate) fn window(hw: [usize; 2], out: [usize; 2], kernel: [usize; 2], stride: [usize; 2], pads: [usize; 4]) -> Geometry {
+        Geometry {
+            n: 1,
+            c: 1,
+            h: hw[0],
+            w: hw[1],
+            o: 1,
+            oh: out[0],
+            ow: out[1],
+            kh: kernel[0],
+            kw: kernel[1],
+            stride,
+            dilation: [1, 1],
+            pad: [pads[0], pads[1]],
+            pad_end: [pads[2], pads[3]],
+            group: 1,
+            has_bias: false,
+        }
+    }
 }
 
 pub struct ConvKernel {
     g: Geometry,
     depthwise: bool,
     pointwise: bool,
+    /// The padded, phase-split input layout (depthwise and im2col paths).
+    phases: Phases,
 }
 
 impl ConvKernel {
@@ -83,12 +110,17 @@ impl ConvKernel {
         let cg = g.c / g.group;
         let scratch = match (depthwise, pointwise) {
             // the input plane split into stride phases
-            (true, _) => DwPhases::scratch_len(&g),
+            (true, _) => Phases::scratch_len(&g),
             (false, true) => 0,
             (false, false) => 0,
         };
-        let kernel = ConvKernel { g, depthwise, pointwise };
-        let scratch = if depthwise || pointwise { scratch } else { cg * kernel.g.kh * kernel.g.kw * kernel.block_rows() * kernel.g.ow };
+        let phases = Phases::new(&g);
+        let kernel = ConvKernel { g, depthwise, pointwise, phases };
+        let scratch = if depthwise || pointwise {
+            scratch
+        } else {
+            cg * kernel.phases.phases_len() + cg * kernel.g.kh * kernel.g.kw * kernel.block_rows() * kernel.g.ow
+        };
         Ok(Compiled { kernel: Kernel::Conv(kernel), scratch, extra_consts: Vec::new() })
     }
 
@@ -105,12 +137,19 @@ impl ConvKernel {
         let (cg, og) = (g.c / g.group, g.o / g.group);
         let k = cg * g.kh * g.kw;
         let scratch = io.scratch();
+        let phases = &self.phases;
         let rows = self.block_rows();
         for n in 0..g.n {
             for grp in 0..g.group {
                 let xin = &x[(n * g.c + grp * cg) * g.h * g.w..][..cg * g.h * g.w];
                 let dst = &mut out[(n * g.o + grp * og) * plane..][..og * plane];
                 let lhs = &w[grp * og * k..][..og * k];
+                let (phases, col) = scratch.split_at_mut(if self.pointwise { 0 } else { cg * phases.phases_len() });
+                if !self.pointwise {
+                    for (c, ph) in phases.chunks_exact_mut(self.phases.phases_len()).enumerate() {
+                        self.phases.fill(g, &xin[c * g.h * g.w..][..g.h * g.w], ph);
+                    }
+                }
                 for oy0 in (0..g.oh).step_by(rows) {
                     let oy1 = (oy0 + rows).min(g.oh);
                     let (c0, cols) = (oy0 * g.ow, (oy1 - oy0) * g.ow);
@@ -120,8 +159,8 @@ impl ConvKernel {
                     let (rhs, rhs_rs): (&[f32], usize) = if self.pointwise {
                         (&xin[c0..], plane)
                     } else {
-                        im2col(g, xin, cg, oy0, oy1, &mut scratch[..k * cols]);
-                        (&scratch[..k * cols], cols)
+                        im2col(g, &self.phases, phases, cg, oy0, oy1, &mut col[..k * cols]);
+                        (&col[..k * cols], cols)
                     };
                     gemm_strided(og, cols, k, &mut dst[c0..], plane, lhs, k, 1, rhs, rhs_rs, 1, io.parallelism);
                     if let Some(act) = io.epilogue {
@@ -156,18 +195,12 @@ impl ConvKernel {
         epilogue: Option<super::Activation>,
     ) {
         let g = &self.g;
-        let p = DwPhases::new(g);
+        let p = Phases::new(g);
         let mult = g.o / g.c;
         let (phases, wide) = scratch.split_at_mut(p.phases_len());
         let wide = &mut wide[..p.wide_len()];
         // per tap: (phase plane start, offset within it)
-        let taps: Vec<usize> = (0..g.kh * g.kw)
-            .map(|t| {
-                let (ry, rx) = (g.dilation[0] * (t / g.kw), g.dilation[1] * (t % g.kw));
-                let plane = (ry % p.s[0]) * p.s[1] + rx % p.s[1];
-                plane * p.plane_len() + (ry / p.s[0]) * p.wq + rx / p.s[1]
-            })
-            .collect();
+        let taps: Vec<usize> = (0..g.kh * g.kw).map(|t| p.tap_offset(g, t / g.kw, t % g.kw)).collect();
         let len = g.oh * p.wq;
         for n in 0..g.n {
             for ic in 0..g.c {
@@ -199,38 +232,50 @@ impl ConvKernel {
     }
 }
 
-/// Layout of a depthwise input plane padded and split into stride phases: `s[0] * s[1]`
+/// Layout of an input plane padded and split into stride phases: `s[0] * s[1]`
 /// planes of `(hq + 1) x wq` (one spare zero row so wide rows may read past the last one).
-struct DwPhases {
+pub(crate) struct Phases {
     s: [usize; 2],
-    hq: usize,
-    wq: usize,
+    pub(crate) hq: usize,
+    pub(crate) wq: usize,
 }
 
-impl DwPhases {
-    fn new(g: &Geometry) -> DwPhases {
+impl Phases {
+    pub(crate) fn new(g: &Geometry) -> Phases {
         let s = g.stride;
         let hp = g.h + g.pad[0] + g.pad_end[0];
         let wp = g.w + g.pad[1] + g.pad_end[1];
-        DwPhases { s, hq: hp.div_ceil(s[0]), wq: wp.div_ceil(s[1]) }
+        Phases { s, hq: hp.div_ceil(s[0]), wq: wp.div_ceil(s[1]) }
     }
     fn plane_len(&self) -> usize {
         (self.hq + 1) * self.wq
     }
-    fn phases_len(&self) -> usize {
+    pub(crate) fn phases_len(&self) -> usize {
         self.s[0] * self.s[1] * self.plane_len()
     }
     fn wide_len(&self) -> usize {
         self.hq * self.wq
     }
+    /// Where tap (ky, kx) of output (0, 0) reads: output (oy, ox) reads `+ oy * wq + ox`.
+    pub(crate) fn tap_offset(&self, g: &Geometry, ky: usize, kx: usize) -> usize {
+        let (ry, rx) = (g.dilation[0] * ky, g.dilation[1] * kx);
+        let plane = (ry % self.s[0]) * self.s[1] + rx % self.s[1];
+        plane * self.plane_len() + (ry / self.s[0]) * self.wq + rx / self.s[1]
+    }
+
     fn scratch_len(g: &Geometry) -> usize {
-        let p = DwPhases::new(g);
+        let p = Phases::new(g);
         p.phases_len() + g.oh.max(p.hq) * p.wq
     }
 
-    /// Pads and splits `src` [h, w] into the phase planes.
+    /// Pads (with zeros) and splits `src` [h, w] into the phase planes.
     fn fill(&self, g: &Geometry, src: &[f32], phases: &mut [f32]) {
-        phases.fill(0.0);
+        self.fill_with(g, src, phases, 0.0)
+    }
+
+    /// Pads with `pad` and splits `src` [h, w] into the phase planes.
+    pub(crate) fn fill_with(&self, g: &Geometry, src: &[f32], phases: &mut [f32], pad: f32) {
+        phases.fill(pad);
         let plane = self.plane_len();
         for (y, row) in src.chunks_exact(g.w).enumerate() {
             let r = y + g.pad[0];
@@ -289,46 +334,20 @@ unsafe fn dw9_avx2(wide: &mut [f32], t: &[&[f32]; 9], k: &[f32]) {
     dw9_body!(wide, t, k, f32::mul_add)
 }
 
-/// Output positions `[lo, hi)` along one axis whose input index `o * stride + offset - pad`
-/// falls inside `0..input`.
-fn valid_range(out: usize, input: usize, stride: usize, pad: usize, offset: usize) -> (usize, usize) {
-    // smallest o with o*stride + offset >= pad
-    let lo = if offset >= pad { 0 } else { (pad - offset).div_ceil(stride) };
-    // largest o with o*stride + offset - pad < input
-    let limit = input + pad; // o*stride + offset < limit
-    let hi = if offset >= limit { 0 } else { (limit - offset).div_ceil(stride) };
-    (lo.min(out), hi.min(out).max(lo.min(out)))
-}
-
-/// Unfolds output rows `oy0..oy1` of one group's input [cg, h, w] into columns
-/// [cg*kh*kw, (oy1-oy0)*ow].
-fn im2col(g: &Geometry, x: &[f32], cg: usize, oy0: usize, oy1: usize, col: &mut [f32]) {
-    let plane = (oy1 - oy0) * g.ow;
-    let (sh, sw) = (g.stride[0], g.stride[1]);
+/// Unfolds output rows `oy0..oy1` of one group into columns [cg*kh*kw, (oy1-oy0)*ow], from the
+/// group's input already padded and split into stride phases (`phases`: cg planes sets): every
+/// (channel, tap, output row) is one contiguous copy.
+fn im2col(g: &Geometry, p: &Phases, phases: &[f32], cg: usize, oy0: usize, oy1: usize, col: &mut [f32]) {
+    let cols = (oy1 - oy0) * g.ow;
     for c in 0..cg {
-        let src = &x[c * g.h * g.w..][..g.h * g.w];
+        let ph = &phases[c * p.phases_len()..][..p.phases_len()];
         for ky in 0..g.kh {
             for kx in 0..g.kw {
-                let row = &mut col[((c * g.kh + ky) * g.kw + kx) * plane..][..plane];
-                let (ox0, ox1) = valid_range(g.ow, g.w, sw, g.pad[1], kx * g.dilation[1]);
-                for oy in oy0..oy1 {
-                    let dst = &mut row[(oy - oy0) * g.ow..][..g.ow];
-                    let iy = (oy * sh + ky * g.dilation[0]) as isize - g.pad[0] as isize;
-                    if iy < 0 || iy >= g.h as isize || ox0 >= ox1 {
-                        dst.fill(0.0);
-                        continue;
-                    }
-                    let srow = &src[iy as usize * g.w..][..g.w];
-                    dst[..ox0].fill(0.0);
-                    dst[ox1..].fill(0.0);
-                    let ix0 = ox0 * sw + kx * g.dilation[1] - g.pad[1];
-                    if sw == 1 {
-                        dst[ox0..ox1].copy_from_slice(&srow[ix0..ix0 + (ox1 - ox0)]);
-                    } else {
-                        for (d, &v) in dst[ox0..ox1].iter_mut().zip(srow[ix0..].iter().step_by(sw)) {
-                            *d = v;
-                        }
-                    }
+                let base = p.tap_offset(g, ky, kx);
+                let row = &mut col[((c * g.kh + ky) * g.kw + kx) * cols..][..cols];
+                for (oy, dst) in (oy0..oy1).zip(row.chunks_exact_mut(g.ow)) {
+                    let at = base + oy * p.wq;
+                    dst.copy_from_slice(&ph[at..at + g.ow]);
                 }
             }
         }

@@ -155,7 +155,7 @@ pub fn compile(graph: &Graph, node: &Node) -> Result<Compiled, CpuError> {
         }
         Op::Pool(p) => {
             nchw(node, p.layout)?;
-            Compiled::plain(Kernel::Pool(pool::PoolKernel::new(p, shape_of(0), out_shape(0))))
+            Ok(pool::PoolKernel::compile(p, shape_of(0), out_shape(0)))
         }
         Op::Resize(r) => {
             nchw(node, r.layout)?;

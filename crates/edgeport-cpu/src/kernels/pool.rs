@@ -2,7 +2,8 @@
 
 use edgeport_ir::ops::{Pool, PoolKind};
 
-use super::StepIo;
+use super::conv::{Geometry, Phases};
+use super::{Compiled, Kernel, StepIo};
 
 pub struct PoolKernel {
     kind: PoolKind,
@@ -15,11 +16,19 @@ pub struct PoolKernel {
     stride: [usize; 2],
     pad: [usize; 4],
     count_include_pad: bool,
+    /// Max pooling runs over the padded, phase-split plane (see conv.rs).
+    max: Option<(Geometry, Phases)>,
 }
 
 impl PoolKernel {
-    pub fn new(p: &Pool, x: &[usize], out: &[usize]) -> PoolKernel {
-        PoolKernel {
+    pub fn compile(p: &Pool, x: &[usize], out: &[usize]) -> Compiled {
+        let max = (p.kind == PoolKind::Max).then(|| {
+            let g = Geometry::window([x[2], x[3]], [out[2], out[3]], p.kernel, p.strides, p.pads);
+            let phases = Phases::new(&g);
+            (g, phases)
+        });
+        let scratch = max.as_ref().map_or(0, |(g, ph)| ph.phases_len() + g.oh.max(ph.hq) * ph.wq);
+        let kernel = PoolKernel {
             kind: p.kind,
             nc: x[0] * x[1],
             h: x[2],
@@ -30,10 +39,37 @@ impl PoolKernel {
             stride: p.strides,
             pad: p.pads,
             count_include_pad: p.count_include_pad,
+            max,
+        };
+        Compiled { kernel: Kernel::Pool(kernel), scratch, extra_consts: Vec::new() }
+    }
+
+    /// Max over the window taps, each a contiguous pass over the wide output plane.
+    fn run_max(&self, g: &Geometry, p: &Phases, io: &StepIo) {
+        let (x, out) = (io.input(0), io.output(0));
+        let (phases, wide) = io.scratch().split_at_mut(p.phases_len());
+        let len = g.oh * p.wq;
+        let wide = &mut wide[..len];
+        let taps: Vec<usize> = (0..g.kh * g.kw).map(|t| p.tap_offset(g, t / g.kw, t % g.kw)).collect();
+        for c in 0..self.nc {
+            p.fill_with(g, &x[c * g.h * g.w..][..g.h * g.w], phases, f32::NEG_INFINITY);
+            wide.fill(f32::NEG_INFINITY);
+            for &at in &taps {
+                for (d, &v) in wide.iter_mut().zip(&phases[at..at + len]) {
+                    *d = d.max(v);
+                }
+            }
+            let dst = &mut out[c * g.oh * g.ow..][..g.oh * g.ow];
+            for (drow, wrow) in dst.chunks_exact_mut(g.ow).zip(wide.chunks_exact(p.wq)) {
+                drow.copy_from_slice(&wrow[..g.ow]);
+            }
         }
     }
 
     pub fn run(&self, io: &StepIo) {
+        if let Some((g, p)) = &self.max {
+            return self.run_max(g, p, io);
+        }
         let (x, out) = (io.input(0), io.output(0));
         let global = self.kernel == [self.h, self.w] && self.pad == [0; 4] && self.oh == 1 && self.ow == 1;
         for c in 0..self.nc {
