@@ -2,12 +2,19 @@
 //! and streams conversion stages back as they start. [`handle`] is plain Rust (tested natively);
 //! [`run`] is the wasm glue the `playground-worker` binary calls.
 
-use crate::protocol::{Converted, ErrorInfo, Reply, Request, StageName, Summary};
+use crate::protocol::{Converted, ErrorInfo, MeasureOptions, MeasuredVariant, Measurement, Reply, Request, StageName, Summary};
 use crate::sim_report::{profiles_from_engine, report_from_engine};
+
+/// What the worker's host provides for measurements.
+pub struct Host<'a> {
+    /// Monotonic milliseconds (`performance.now()` in the browser).
+    pub clock: &'a dyn Fn() -> f64,
+    pub user_agent: String,
+}
 
 /// Answers one request; `post` receives every reply (stages first, then one final reply), with
 /// the artifact's bytes beside `Converted`.
-pub fn handle(req: &Request, model: &[u8], post: &mut dyn FnMut(Reply, Option<Vec<u8>>)) {
+pub fn handle(req: &Request, model: &[u8], host: &Host, post: &mut dyn FnMut(Reply, Option<Vec<u8>>)) {
     let id = req.id();
     if let Request::Profiles { .. } = req {
         let listed = edgeport_engine::simulate::list_profiles().map_err(|e| ErrorInfo::from(&e));
@@ -23,9 +30,10 @@ pub fn handle(req: &Request, model: &[u8], post: &mut dyn FnMut(Reply, Option<Ve
         return;
     }
     let options = match req {
-        Request::Inspect { options, .. } | Request::Convert { options, .. } | Request::Simulate { options, .. } => {
-            options.to_engine()
-        }
+        Request::Inspect { options, .. }
+        | Request::Convert { options, .. }
+        | Request::Simulate { options, .. }
+        | Request::Measure { options, .. } => options.to_engine(),
         Request::Profiles { .. } => return,
     };
     let options = match options {
@@ -70,8 +78,68 @@ pub fn handle(req: &Request, model: &[u8], post: &mut dyn FnMut(Reply, Option<Ve
                 Err(error) => post(Reply::Failed { id, error }, None),
             }
         }
+        Request::Measure { measure, .. } => match measure_variants(model, &options.input_shapes, measure, host, id, post) {
+            Ok(result) => post(Reply::Measured { id, result }, None),
+            Err(e) => post(Reply::Failed { id, error: ErrorInfo::from(&e) }, None),
+        },
         Request::Profiles { .. } => {}
     }
+}
+
+/// Benchmarks each variant with the engine's harness and compares its outputs with the fp32
+/// original's on the same (deterministic sample) inputs.
+fn measure_variants(
+    model: &[u8],
+    input_shapes: &std::collections::BTreeMap<String, Vec<usize>>,
+    measure: &MeasureOptions,
+    host: &Host,
+    id: u32,
+    post: &mut dyn FnMut(Reply, Option<Vec<u8>>),
+) -> Result<Measurement, edgeport_engine::EngineError> {
+    use edgeport_engine::runtime::{self, BenchOptions, Environment, RunOptions, Variant};
+    if measure.variants.is_empty() {
+        return Err(edgeport_engine::EngineError::options("choose at least one variant to measure"));
+    }
+    let variants: Vec<Variant> = measure.variants.iter().map(|v| v.parse()).collect::<Result<_, _>>()?;
+    let options = |variant| RunOptions { variant, input_shapes: input_shapes.clone(), ..RunOptions::default() };
+    let mut original = runtime::load(model, &options(Variant::Fp32))?;
+    let inputs = original.sample_inputs();
+    let reference = original.run(&inputs)?.outputs;
+    drop(original);
+    let mut out = Vec::new();
+    for variant in variants {
+        let name = variant.name().to_string();
+        let mut progress = |stage: &str, done: usize, total: usize| {
+            let reply = Reply::MeasureProgress { id, variant: name.clone(), stage: stage.to_string(), done, total };
+            post(reply, None);
+        };
+        let mut environment = Environment::current(1);
+        environment.user_agent = Some(host.user_agent.clone());
+        let bench = BenchOptions { warmup: measure.warmup, runs: measure.runs };
+        let report = runtime::bench(model, &options(variant), &bench, host.clock, environment, &mut progress)?;
+        let outputs = runtime::load(model, &options(variant))?.run(&inputs)?.outputs;
+        let agreement = runtime::agreement(&reference, &outputs);
+        let worst = |f: fn(&runtime::Agreement) -> f64, max: bool| {
+            agreement.iter().map(f).fold(if max { 0.0 } else { 1.0 }, if max { f64::max } else { f64::min })
+        };
+        out.push(MeasuredVariant {
+            variant: name,
+            load_ms: report.load_ms,
+            first_run_ms: report.first_run_ms,
+            p50_ms: report.p50_ms,
+            p95_ms: report.p95_ms,
+            p99_ms: report.p99_ms,
+            mean_ms: report.mean_ms,
+            std_ms: report.std_ms,
+            runs: report.runs,
+            peak_memory_bytes: report.peak_memory_bytes,
+            max_abs_error: worst(|a| a.max_abs_error, true),
+            cosine_similarity: worst(|a| a.cosine_similarity, false),
+            reference_max_abs: worst(|a| a.reference_max_abs, true),
+            report: serde_json::to_value(&report).unwrap_or_default(),
+        });
+    }
+    Ok(Measurement { backend: "cpu".into(), user_agent: host.user_agent.clone(), variants: out })
 }
 
 /// Installs the message handler on the worker's global scope and announces readiness.
@@ -114,7 +182,11 @@ pub fn run() {
             .map(|b| b.to_vec())
             .unwrap_or_default();
         let mut post = post.clone();
-        handle(&req, &model, &mut post);
+        let scope = js_sys::global().unchecked_into::<DedicatedWorkerGlobalScope>();
+        let performance = scope.performance();
+        let clock = move || performance.as_ref().map_or(0.0, |p| p.now());
+        let host = Host { clock: &clock, user_agent: scope.navigator().user_agent().unwrap_or_default() };
+        handle(&req, &model, &host, &mut post);
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler lives as long as the worker.
@@ -134,8 +206,26 @@ mod tests {
 
     fn run(req: Request, model: &[u8]) -> Vec<(Reply, Option<Vec<u8>>)> {
         let mut out = Vec::new();
-        handle(&req, model, &mut |r, b| out.push((r, b)));
+        let start = std::time::Instant::now();
+        let clock = move || start.elapsed().as_secs_f64() * 1e3;
+        let host = Host { clock: &clock, user_agent: "test".into() };
+        handle(&req, model, &host, &mut |r, b| out.push((r, b)));
         out
+    }
+
+    #[test]
+    fn measure_reports_each_variant_against_the_original() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mlp_gelu/model.onnx");
+        let Ok(model) = std::fs::read(path) else { return };
+        let measure = MeasureOptions { runs: 3, warmup: 1, ..MeasureOptions::default() };
+        let out = run(Request::Measure { id: 4, options: Options::default(), measure }, &model);
+        assert!(out.iter().any(|(r, _)| matches!(r, Reply::MeasureProgress { id: 4, .. })));
+        let (Reply::Measured { id: 4, result }, None) = out.last().unwrap() else { panic!("{out:?}") };
+        let names: Vec<&str> = result.variants.iter().map(|v| v.variant.as_str()).collect();
+        assert_eq!(names, ["fp32", "fp16"]);
+        assert_eq!(result.variants[0].max_abs_error, 0.0);
+        assert!(result.variants[1].max_abs_error > 0.0 && result.variants[1].cosine_similarity > 0.999);
+        assert!(result.variants.iter().all(|v| v.runs == 3 && v.p50_ms > 0.0 && v.report["schema"] == "edgeport.bench/1"));
     }
 
     #[test]

@@ -24,6 +24,53 @@ pub enum Request {
     Profiles { id: u32 },
     /// Simulated latency on devices; `options` are the import options (input shapes).
     Simulate { id: u32, options: Options, simulate: SimOptions },
+    /// Run the model's variants on the CPU (wasm) here and measure them.
+    Measure { id: u32, options: Options, measure: MeasureOptions },
+}
+
+/// What "Measure in this browser" runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasureOptions {
+    /// Variant names as the engine spells them (fp32, fp16).
+    pub variants: Vec<String>,
+    pub runs: usize,
+    pub warmup: usize,
+}
+
+impl Default for MeasureOptions {
+    fn default() -> Self {
+        MeasureOptions { variants: vec!["fp32".into(), "fp16".into()], runs: 20, warmup: 3 }
+    }
+}
+
+/// One measured variant: the harness report (schema `edgeport.bench/1`, kept whole for share
+/// links) and the figures the panel shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasuredVariant {
+    pub variant: String,
+    pub load_ms: f64,
+    pub first_run_ms: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub mean_ms: f64,
+    pub std_ms: f64,
+    pub runs: usize,
+    pub peak_memory_bytes: u64,
+    /// Against the fp32 original on the same inputs: worst output's max abs error and lowest
+    /// cosine similarity, and the scale (max |reference|).
+    pub max_abs_error: f64,
+    pub cosine_similarity: f64,
+    pub reference_max_abs: f64,
+    pub report: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// "cpu" (WebAssembly, one thread, SIMD128).
+    pub backend: String,
+    pub user_agent: String,
+    pub variants: Vec<MeasuredVariant>,
 }
 
 /// Output formats (the engine's `Target`).
@@ -121,7 +168,8 @@ impl Request {
             Request::Inspect { id, .. }
             | Request::Convert { id, .. }
             | Request::Profiles { id }
-            | Request::Simulate { id, .. } => *id,
+            | Request::Simulate { id, .. }
+            | Request::Measure { id, .. } => *id,
         }
     }
 }
@@ -137,6 +185,9 @@ pub enum Reply {
     Stage { id: u32, stage: StageName },
     Converted { id: u32, result: Converted },
     Profiles { id: u32, profiles: Vec<ProfileInfo> },
+    /// Progress of a measurement: `stage` of `variant`, `done` of `total` steps.
+    MeasureProgress { id: u32, variant: String, stage: String, done: usize, total: usize },
+    Measured { id: u32, result: Measurement },
     /// The simulation report (schema `edgeport.simulation/1`).
     Simulated { id: u32, report: Box<Report> },
     Failed { id: u32, error: ErrorInfo },

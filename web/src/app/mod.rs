@@ -5,6 +5,7 @@
 mod bridge;
 pub mod format;
 mod shared;
+mod measure;
 mod simulate;
 mod view;
 
@@ -18,6 +19,7 @@ use crate::share::SharedConversion;
 use crate::sim_report::{ProfileInfo, Report};
 use bridge::{EngineBridge, Incoming};
 use shared::SharedView;
+use measure::MeasureState;
 use simulate::{SimChoices, SimState};
 
 /// The sample model, copied into the site by trunk (static/index.html) and fetched only when
@@ -92,6 +94,7 @@ pub enum Place {
     Model,
     Convert,
     Simulate,
+    Measure,
 }
 
 #[derive(Clone, PartialEq)]
@@ -107,6 +110,7 @@ pub enum Busy {
     Inspecting { id: u32 },
     Converting { id: u32, stage: Option<StageName>, started_ms: f64 },
     Simulating { id: u32 },
+    Measuring { id: u32 },
 }
 
 /// A finished conversion, ready to download.
@@ -134,6 +138,8 @@ pub enum Msg {
     Drag(bool),
     SimChoose(Box<dyn FnOnce(&mut SimChoices)>),
     Simulate,
+    MeasureChoose(Box<dyn FnOnce(&mut MeasureState)>),
+    Measure,
     /// Select a (profile, unit) row for the placement table.
     SelectRow(String, String),
     SortPlacement,
@@ -161,6 +167,7 @@ pub struct App {
     /// Device profiles for the simulator's picker (asked of each fresh worker until known).
     profiles: Vec<ProfileInfo>,
     sim: SimState,
+    measure: MeasureState,
     /// The last conversion, as a share link records it.
     last_conversion: Option<SharedConversion>,
     /// A report opened from a share link, or why the link could not be read.
@@ -192,6 +199,7 @@ impl Component for App {
             file_input: NodeRef::default(),
             profiles: Vec::new(),
             sim: SimState::default(),
+            measure: MeasureState::default(),
             last_conversion: None,
             shared: None,
             link_error: None,
@@ -274,9 +282,14 @@ impl Component for App {
                 true
             }
             Msg::Cancel => {
-                if matches!(self.busy, Busy::Converting { .. } | Busy::Inspecting { .. } | Busy::Simulating { .. }) {
+                if matches!(
+                    self.busy,
+                    Busy::Converting { .. } | Busy::Inspecting { .. } | Busy::Simulating { .. } | Busy::Measuring { .. }
+                ) {
                     let was_converting = matches!(self.busy, Busy::Converting { .. });
-                    let was_simulating = matches!(self.busy, Busy::Simulating { .. });
+                    let was_measuring = matches!(self.busy, Busy::Measuring { .. });
+                    let was_simulating = matches!(self.busy, Busy::Simulating { .. }) || was_measuring;
+                    self.measure.progress = None;
                     // Dropping the bridge terminates the worker mid-call; a fresh one takes over.
                     self.bridge = None;
                     self.busy = Busy::Idle;
@@ -285,6 +298,8 @@ impl Component for App {
                     self.notice = Some(
                         if was_converting {
                             "Conversion cancelled."
+                        } else if was_measuring {
+                            "Measurement cancelled."
                         } else if was_simulating {
                             "Simulation cancelled."
                         } else {
@@ -304,8 +319,10 @@ impl Component for App {
                 let place = match self.busy {
                     Busy::Converting { .. } => Place::Convert,
                     Busy::Simulating { .. } => Place::Simulate,
+                    Busy::Measuring { .. } => Place::Measure,
                     _ => Place::Model,
                 };
+                self.measure.progress = None;
                 let busy = self.is_busy();
                 self.busy = Busy::Idle;
                 self.reached.clear();
@@ -324,6 +341,14 @@ impl Component for App {
             Msg::Simulate => {
                 let options = self.sim.choices.options();
                 self.simulate(options);
+                true
+            }
+            Msg::MeasureChoose(f) => {
+                f(&mut self.measure);
+                true
+            }
+            Msg::Measure => {
+                self.start_measure();
                 true
             }
             Msg::SelectRow(profile, unit) => {
@@ -441,7 +466,9 @@ impl App {
 
     fn current_id(&self) -> Option<u32> {
         match self.busy {
-            Busy::Inspecting { id } | Busy::Converting { id, .. } | Busy::Simulating { id } => Some(id),
+            Busy::Inspecting { id } | Busy::Converting { id, .. } | Busy::Simulating { id } | Busy::Measuring { id } => {
+                Some(id)
+            }
             Busy::Idle | Busy::Reading => None,
         }
     }
@@ -462,6 +489,8 @@ impl App {
             | Reply::Stage { id, .. }
             | Reply::Converted { id, .. }
             | Reply::Simulated { id, .. }
+            | Reply::MeasureProgress { id, .. }
+            | Reply::Measured { id, .. }
             | Reply::Failed { id, .. } => *id,
             Reply::Ready { .. } | Reply::Profiles { .. } => return true,
         };
@@ -527,10 +556,20 @@ impl App {
                 self.sim.set_report(*report);
                 self.continue_shared_check();
             }
+            Reply::MeasureProgress { variant, stage, done, total, .. } => {
+                self.measure.progress = Some((variant, stage, done, total));
+            }
+            Reply::Measured { result, .. } => {
+                self.busy = Busy::Idle;
+                self.measure.progress = None;
+                self.measure.result = Some(result);
+            }
             Reply::Failed { error, .. } => {
+                self.measure.progress = None;
                 let place = match self.busy {
                     Busy::Converting { .. } => Place::Convert,
                     Busy::Simulating { .. } => Place::Simulate,
+                    Busy::Measuring { .. } => Place::Measure,
                     _ => Place::Model,
                 };
                 self.stop_shared_check(&error.message);
@@ -572,6 +611,29 @@ impl App {
         self.next_id = id;
         self.sim.import_options = Some(import);
         self.busy = Busy::Simulating { id };
+    }
+
+    /// Measures the chosen variants in the worker.
+    fn start_measure(&mut self) {
+        if self.is_busy() || self.summary.is_none() {
+            return;
+        }
+        let (Some(model), Some(bridge)) = (&self.model, &self.bridge) else { return };
+        let import = match self.choices.inspect_options() {
+            Ok(o) => o,
+            Err(e) => {
+                let error = ErrorInfo::new("invalid_options", format!("Input shapes: {e}"));
+                self.error = Some(Shown { place: Place::Measure, error });
+                return;
+            }
+        };
+        self.error = None;
+        self.notice = None;
+        let id = self.next_id.wrapping_add(1);
+        bridge.send(&Request::Measure { id, options: import, measure: self.measure.options() }, &model.bytes);
+        self.next_id = id;
+        self.measure.progress = None;
+        self.busy = Busy::Measuring { id };
     }
 
     /// The report on screen: the page's own, else the one a share link carries.

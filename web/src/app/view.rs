@@ -5,7 +5,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use super::format;
-use super::{App, Busy, Choices, Msg, Outcome, Place, Shown, shared, simulate};
+use super::{App, Busy, Choices, Msg, Outcome, Place, Shown, measure, shared, simulate};
 use crate::protocol::{ErrorInfo, Format, Ios, Precision, StageName, Summary};
 
 pub fn page(app: &App, ctx: &Context<App>) -> Html {
@@ -30,6 +30,7 @@ pub fn page(app: &App, ctx: &Context<App>) -> Html {
                 { result_card(app) }
             </div>
             <div class="wide">{ simulate::panel(app, ctx) }</div>
+            <div class="wide">{ measure::panel(app, ctx) }</div>
         </main>
         <footer class="foot">
             { format!("edgeport {} · WebAssembly in a Web Worker · no uploads, no tracking", env!("CARGO_PKG_VERSION")) }
@@ -221,6 +222,7 @@ fn status_text(app: &App) -> String {
         Busy::Converting { stage: Some(s), .. } => format!("{}…", s.label()),
         Busy::Converting { stage: None, .. } => "Starting…".into(),
         Busy::Simulating { .. } => "Simulating…".into(),
+        Busy::Measuring { .. } => "Measuring in this browser…".into(),
         Busy::Idle => {
             if let Some(n) = &app.notice {
                 n.clone()
@@ -415,6 +417,10 @@ fn headline(e: &ErrorInfo) -> (String, Option<String>) {
 
 fn checked(e: &Event) -> bool {
     e.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).is_some_and(|i| i.checked())
+}
+
+pub(super) fn input_value(e: &Event) -> String {
+    e.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).map(|i| i.value()).unwrap_or_default()
 }
 
 fn select_value(e: &Event) -> String {
