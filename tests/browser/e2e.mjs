@@ -340,6 +340,55 @@ await step("sample model: fetched on click, summary, convert equals the CLI", as
   await convertAndCompare(mnv2, { to: "tflite" }, ["--to", "tflite"], "mobilenetv2.tflite");
 });
 
+// ---- measuring in the browser ---------------------------------------------------------------
+
+/** Sets the measure panel's runs and variants, measures, and returns its rows. */
+async function measure(runs, variants = ["fp32", "fp16"]) {
+  for (const v of ["fp32", "fp16"]) {
+    const box = $(`measure-variant-${v}`);
+    if ((await box.isChecked()) !== variants.includes(v)) await box.click();
+  }
+  await $("measure-runs").fill(String(runs));
+  await $("measure-runs").dispatchEvent("change");
+  await $("measure-button").click();
+  await page.waitForSelector('[data-testid="measure-results"][data-ready="true"]', { timeout: 180_000 });
+  return await page.$$eval('[data-testid="measure-row"]', (rows) =>
+    rows.map((r) => ({
+      variant: r.dataset.variant,
+      p50: Number(r.dataset.p50),
+      maxAbsError: Number(r.dataset.maxAbsError),
+      cosine: Number(r.dataset.cosine),
+    })),
+  );
+}
+
+await step("measure in this browser: fp32 and fp16 on the CPU (wasm), cold and warm apart, fp16 close to fp32", async () => {
+  const rows = await measure(5);
+  assert.deepEqual(rows.map((r) => r.variant), ["fp32", "fp16"]);
+  assert.ok(rows.every((r) => r.p50 > 0), JSON.stringify(rows));
+  assert.equal(rows[0].maxAbsError, 0, "fp32 against itself");
+  assert.ok(rows[1].maxAbsError > 0 && rows[1].maxAbsError < 0.05 && rows[1].cosine > 0.999, JSON.stringify(rows[1]));
+  const table = await $("measure-table").innerText();
+  for (const col of ["load", "first run (cold)", "warm p50", "p95", "p99"]) assert.ok(table.includes(col), col);
+  const env = await $("measure-env").innerText();
+  assert.ok(env.includes("WebAssembly") && env.includes("Chrome"), env);
+  await $("measure-panel").scrollIntoViewIfNeeded();
+  await $("measure-panel").screenshot({ path: path.join(shots, "measure-panel.png") });
+  await assertNoError();
+});
+
+await step("measure: cancel mid-run stops it and the panel measures again", async () => {
+  await $("measure-runs").fill("1000");
+  await $("measure-runs").dispatchEvent("change");
+  await $("measure-button").click();
+  await page.waitForSelector('[data-testid="measure-progress"]', { timeout: 60_000 });
+  await $("measure-cancel").click();
+  await page.waitForFunction(() => document.body.innerText.includes("Measurement cancelled."), null, { timeout: 30_000 });
+  await page.waitForSelector('[data-engine="ready"]', { timeout: 60_000 });
+  const rows = await measure(3, ["fp32"]);
+  assert.deepEqual(rows.map((r) => r.variant), ["fp32"]);
+});
+
 // ---- the simulator and share links --------------------------------------------------------------
 
 /** The CLI's simulation report for the same options. */

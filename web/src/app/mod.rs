@@ -633,6 +633,7 @@ impl App {
         bridge.send(&Request::Measure { id, options: import, measure: self.measure.options() }, &model.bytes);
         self.next_id = id;
         self.measure.progress = None;
+        self.measure.result = None;
         self.busy = Busy::Measuring { id };
     }
 
