@@ -363,7 +363,10 @@ async function measure(runs, variants = ["fp32", "fp16"]) {
 }
 
 await step("measure in this browser: fp32 and fp16 on the CPU (wasm), cold and warm apart, fp16 close to fp32", async () => {
+  const before = requests.length;
   const rows = await measure(5);
+  const loaded = requests.slice(before).map((r) => new URL(r.url).pathname);
+  assert.ok(loaded.includes("/playground-runtime_bg.wasm"), `the runtime worker loads on demand: ${loaded}`);
   assert.deepEqual(rows.map((r) => r.variant), ["fp32", "fp16"]);
   assert.ok(rows.every((r) => r.p50 > 0), JSON.stringify(rows));
   assert.equal(rows[0].maxAbsError, 0, "fp32 against itself");
@@ -615,7 +618,8 @@ await step("privacy: no request carries the model; only the page's files and the
 
 function isPageFile(u) {
   const p = new URL(u).pathname;
-  return /^\/playground-worker(_loader\.js|\.js|_bg\.wasm)$/.test(p);
+  // the conversion worker (again after a cancel) and the runtime worker (on the first measurement)
+  return /^\/playground-(worker|runtime)(_loader\.js|\.js|_bg\.wasm)$/.test(p);
 }
 
 await step("no console errors and no CSP violations", async () => {

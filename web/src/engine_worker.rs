@@ -2,7 +2,9 @@
 //! and streams conversion stages back as they start. [`handle`] is plain Rust (tested natively);
 //! [`run`] is the wasm glue the `playground-worker` binary calls.
 
-use crate::protocol::{Converted, ErrorInfo, MeasureOptions, MeasuredVariant, Measurement, Reply, Request, StageName, Summary};
+#[cfg(feature = "runtime")]
+use crate::protocol::{MeasureOptions, MeasuredVariant, Measurement};
+use crate::protocol::{Converted, ErrorInfo, Reply, Request, StageName, Summary};
 use crate::sim_report::{profiles_from_engine, report_from_engine};
 
 /// What the worker's host provides for measurements.
@@ -78,14 +80,22 @@ pub fn handle(req: &Request, model: &[u8], host: &Host, post: &mut dyn FnMut(Rep
                 Err(error) => post(Reply::Failed { id, error }, None),
             }
         }
+        #[cfg(feature = "runtime")]
         Request::Measure { measure, .. } => match measure_variants(model, &options.input_shapes, measure, host, id, post) {
             Ok(result) => post(Reply::Measured { id, result }, None),
             Err(e) => post(Reply::Failed { id, error: ErrorInfo::from(&e) }, None),
         },
+        #[cfg(not(feature = "runtime"))]
+        Request::Measure { .. } => {
+            let _ = host;
+            let error = ErrorInfo::new("internal", "measurements run in the runtime worker (playground-runtime)");
+            post(Reply::Failed { id, error }, None);
+        }
         Request::Profiles { .. } => {}
     }
 }
 
+#[cfg(feature = "runtime")]
 /// Benchmarks each variant with the engine's harness and compares its outputs with the fp32
 /// original's on the same (deterministic sample) inputs.
 fn measure_variants(
@@ -213,11 +223,12 @@ mod tests {
         out
     }
 
+    #[cfg(feature = "runtime")]
     #[test]
     fn measure_reports_each_variant_against_the_original() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mlp_gelu/model.onnx");
         let Ok(model) = std::fs::read(path) else { return };
-        let measure = MeasureOptions { runs: 3, warmup: 1, ..MeasureOptions::default() };
+        let measure = crate::protocol::MeasureOptions { runs: 3, warmup: 1, ..MeasureOptions::default() };
         let out = run(Request::Measure { id: 4, options: Options::default(), measure }, &model);
         assert!(out.iter().any(|(r, _)| matches!(r, Reply::MeasureProgress { id: 4, .. })));
         let (Reply::Measured { id: 4, result }, None) = out.last().unwrap() else { panic!("{out:?}") };

@@ -33,6 +33,10 @@ pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval';
 
 /// trunk names the worker's files after its binary (no content hash), so the page can find them.
 const WORKER_WASM: &str = "playground-worker_bg.wasm";
+/// The runtime worker's wasm ("Measure in this browser"); loaded on demand, not at page load.
+const RUNTIME_WASM: &str = "playground-runtime_bg.wasm";
+/// Files of the site that only load when a measurement starts.
+const ON_DEMAND_PREFIX: &str = "playground-runtime";
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -91,14 +95,17 @@ pub fn build_site(env: &Env, optimize_worker: bool) -> Result<PathBuf> {
     }
     if optimize_worker {
         optimize_cached(env, &wasm_opt, &site.join(WORKER_WASM))?;
+        optimize_cached(env, &wasm_opt, &site.join(RUNTIME_WASM))?;
     }
     Ok(site)
 }
 
-/// Runs wasm-opt -O2 on `wasm` in place, reusing the last result when the input is unchanged.
+/// Runs wasm-opt -O2 on `wasm` in place, reusing the last result when the input is unchanged
+/// (one cache per file name).
 fn optimize_cached(env: &Env, wasm_opt: &Path, wasm: &Path) -> Result<()> {
     let key = util::sha256_hex(format!("{}\n-O2 {}", util::sha256_file(wasm)?, WASM_FEATURES.join(" ")).as_bytes());
-    let cache = env.scratch("worker-wasm-opt");
+    let name = wasm.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let cache = env.scratch(&format!("wasm-opt-{name}"));
     let cached = cache.join(format!("{key}.wasm"));
     if !cached.is_file() {
         if cache.exists() {
@@ -115,7 +122,7 @@ fn optimize_cached(env: &Env, wasm_opt: &Path, wasm: &Path) -> Result<()> {
     }
     let (before, after) = (file_len(wasm), file_len(&cached));
     fs::copy(&cached, wasm).with_context(|| format!("copy {}", cached.display()))?;
-    eprintln!("  {WORKER_WASM}: {before} -> {after} bytes");
+    eprintln!("  {name}: {before} -> {after} bytes");
     Ok(())
 }
 
@@ -125,12 +132,14 @@ fn file_len(p: &Path) -> u64 {
 
 /// The files the page loads when it opens: every wasm, js and css file of the site (the page's
 /// app, its start script, the worker, which the app starts at once, and the stylesheet; not the
-/// sample model, which loads only on request).
+/// sample model, which loads only on request, nor the runtime worker, which loads with the first
+/// measurement).
 pub fn initial_download(site: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = fs::read_dir(site)
         .with_context(|| format!("read {}", site.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "wasm" || x == "js" || x == "css"))
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(ON_DEMAND_PREFIX)))
         .collect();
     files.sort();
     Ok(files)

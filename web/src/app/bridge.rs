@@ -16,7 +16,9 @@ use yew::Callback;
 use crate::protocol::{Reply, Request};
 
 /// trunk's loader for the `playground-worker` binary (`data-loader-shim` in static/index.html).
-const WORKER_URL: &str = "./playground-worker_loader.js";
+pub const WORKER_URL: &str = "./playground-worker_loader.js";
+/// The runtime worker's loader (`playground-runtime`), started when a measurement is asked for.
+pub const RUNTIME_WORKER_URL: &str = "./playground-runtime_loader.js";
 
 /// A reply, with the bytes that came beside it.
 pub struct Incoming {
@@ -37,8 +39,8 @@ pub struct EngineBridge {
 impl EngineBridge {
     /// Starts a worker; `on_reply` gets every reply, `on_crash` a message if the worker dies
     /// (a failed load, or a trap in the engine).
-    pub fn spawn(on_reply: Callback<Incoming>, on_crash: Callback<String>) -> Result<EngineBridge, String> {
-        let worker = Worker::new(WORKER_URL).map_err(|e| format!("could not start the worker: {e:?}"))?;
+    pub fn spawn(url: &str, on_reply: Callback<Incoming>, on_crash: Callback<String>) -> Result<EngineBridge, String> {
+        let worker = Worker::new(url).map_err(|e| format!("could not start the worker: {e:?}"))?;
         let queue: Queue = Rc::new(RefCell::new(Some(Vec::new())));
 
         let (q, w) = (Rc::clone(&queue), worker.clone());

@@ -131,6 +131,8 @@ pub enum Msg {
     Read { name: String, result: Result<Uint8Array, String> },
     Worker(Incoming),
     WorkerCrashed(String),
+    /// The runtime worker died (a trap, or it could not load).
+    RuntimeCrashed(String),
     Choose(Box<dyn FnOnce(&mut Choices)>),
     ApplyShapes,
     Convert,
@@ -151,6 +153,8 @@ pub enum Msg {
 
 pub struct App {
     bridge: Option<EngineBridge>,
+    /// The runtime worker (measurements), started on first use.
+    runtime: Option<EngineBridge>,
     worker_ready: bool,
     model: Option<Model>,
     summary: Option<Summary>,
@@ -185,6 +189,7 @@ impl Component for App {
     fn create(ctx: &Context<Self>) -> Self {
         let mut app = App {
             bridge: None,
+            runtime: None,
             worker_ready: false,
             model: None,
             summary: None,
@@ -288,6 +293,14 @@ impl Component for App {
                 ) {
                     let was_converting = matches!(self.busy, Busy::Converting { .. });
                     let was_measuring = matches!(self.busy, Busy::Measuring { .. });
+                    if was_measuring {
+                        // Only the runtime worker is busy: stop it; the next Measure starts a fresh one.
+                        self.runtime = None;
+                        self.measure.progress = None;
+                        self.busy = Busy::Idle;
+                        self.notice = Some("Measurement cancelled.".into());
+                        return true;
+                    }
                     let was_simulating = matches!(self.busy, Busy::Simulating { .. }) || was_measuring;
                     self.measure.progress = None;
                     // Dropping the bridge terminates the worker mid-call; a fresh one takes over.
@@ -311,6 +324,16 @@ impl Component for App {
                     if !was_converting && !was_simulating {
                         self.summary = None;
                     }
+                }
+                true
+            }
+            Msg::RuntimeCrashed(why) => {
+                self.runtime = None;
+                self.measure.progress = None;
+                if matches!(self.busy, Busy::Measuring { .. }) {
+                    self.busy = Busy::Idle;
+                    let error = ErrorInfo::new("internal", format!("The measurement stopped: {why}"));
+                    self.error = Some(Shown { place: Place::Measure, error });
                 }
                 true
             }
@@ -348,7 +371,7 @@ impl Component for App {
                 true
             }
             Msg::Measure => {
-                self.start_measure();
+                self.start_measure(ctx);
                 true
             }
             Msg::SelectRow(profile, unit) => {
@@ -388,7 +411,7 @@ impl App {
         self.worker_ready = false;
         let on_reply = ctx.link().callback(Msg::Worker);
         let on_crash = ctx.link().callback(Msg::WorkerCrashed);
-        match EngineBridge::spawn(on_reply, on_crash) {
+        match EngineBridge::spawn(bridge::WORKER_URL, on_reply, on_crash) {
             Ok(b) => {
                 if self.profiles.is_empty() {
                     b.send(&Request::Profiles { id: 0 }, &Uint8Array::new_with_length(0));
@@ -614,11 +637,10 @@ impl App {
     }
 
     /// Measures the chosen variants in the worker.
-    fn start_measure(&mut self) {
+    fn start_measure(&mut self, ctx: &Context<Self>) {
         if self.is_busy() || self.summary.is_none() {
             return;
         }
-        let (Some(model), Some(bridge)) = (&self.model, &self.bridge) else { return };
         let import = match self.choices.inspect_options() {
             Ok(o) => o,
             Err(e) => {
@@ -627,6 +649,19 @@ impl App {
                 return;
             }
         };
+        if self.runtime.is_none() {
+            let on_reply = ctx.link().callback(Msg::Worker);
+            let on_crash = ctx.link().callback(Msg::RuntimeCrashed);
+            match EngineBridge::spawn(bridge::RUNTIME_WORKER_URL, on_reply, on_crash) {
+                Ok(b) => self.runtime = Some(b),
+                Err(e) => {
+                    let error = ErrorInfo::new("internal", format!("This browser could not start a Web Worker: {e}"));
+                    self.error = Some(Shown { place: Place::Measure, error });
+                    return;
+                }
+            }
+        }
+        let (Some(model), Some(bridge)) = (&self.model, &self.runtime) else { return };
         self.error = None;
         self.notice = None;
         let id = self.next_id.wrapping_add(1);
