@@ -353,37 +353,49 @@ pub fn ensure_chromium() -> Result<PathBuf> {
 /// npm `playwright-core` at [`PLAYWRIGHT_CORE_VERSION`] in its own npm project under the tool
 /// root; returns that project's folder (node resolves `playwright-core` through `NODE_PATH`).
 pub fn ensure_playwright(env: &Env) -> Result<PathBuf> {
-    let dir = env.browser_npm();
-    let manifest = dir.join("node_modules").join("playwright-core").join("package.json");
+    // PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: belt and braces; playwright-core has no install script.
+    ensure_npm_package(env, &env.browser_npm(), "edgeport-browser-test", "playwright-core", PLAYWRIGHT_CORE_VERSION)
+}
+
+/// npm `onnxruntime-web`: the in-browser peer of `cargo xtask bench cpu` (its own npm project,
+/// so the test's install stays small).
+pub const ONNXRUNTIME_WEB_VERSION: &str = "1.23.2";
+
+pub fn ensure_onnxruntime_web(env: &Env) -> Result<PathBuf> {
+    ensure_npm_package(env, &env.tools.join("bench-npm"), "edgeport-bench", "onnxruntime-web", ONNXRUNTIME_WEB_VERSION)
+}
+
+/// Installs `package@version` (exact) into the npm project `dir` unless it is there already.
+fn ensure_npm_package(env: &Env, dir: &Path, project: &str, package: &str, version: &str) -> Result<PathBuf> {
+    let manifest = dir.join("node_modules").join(package).join("package.json");
     let installed = || {
         fs::read(&manifest)
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .is_some_and(|v| v["version"] == PLAYWRIGHT_CORE_VERSION)
+            .is_some_and(|v| v["version"] == version)
     };
     if installed() {
-        eprintln!("  playwright-core {PLAYWRIGHT_CORE_VERSION}: present");
-        return Ok(dir);
+        eprintln!("  {package} {version}: present");
+        return Ok(dir.to_path_buf());
     }
     let _lock = InstallLock::take(&env.tools.join(".install.lock"))?;
     if installed() {
-        return Ok(dir);
+        return Ok(dir.to_path_buf());
     }
-    fs::create_dir_all(&dir)?;
-    let package = dir.join("package.json");
-    if !package.is_file() {
-        fs::write(&package, "{\n  \"name\": \"edgeport-browser-test\",\n  \"private\": true\n}\n")?;
+    fs::create_dir_all(dir)?;
+    let manifest_file = dir.join("package.json");
+    if !manifest_file.is_file() {
+        fs::write(&manifest_file, format!("{{\n  \"name\": \"{project}\",\n  \"private\": true\n}}\n"))?;
     }
     let t = Instant::now();
-    // PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: belt and braces; playwright-core has no install script.
     run(Command::new("npm")
-        .current_dir(&dir)
+        .current_dir(dir)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
         .args(["install", "--no-audit", "--no-fund", "--save-exact"])
-        .arg(format!("playwright-core@{PLAYWRIGHT_CORE_VERSION}")))?;
+        .arg(format!("{package}@{version}")))?;
     if !installed() {
-        bail!("after install, {} is not playwright-core {PLAYWRIGHT_CORE_VERSION}", manifest.display());
+        bail!("after install, {} is not {package} {version}", manifest.display());
     }
-    done(&format!("installed playwright-core {PLAYWRIGHT_CORE_VERSION}"), t);
-    Ok(dir)
+    done(&format!("installed {package} {version}"), t);
+    Ok(dir.to_path_buf())
 }
