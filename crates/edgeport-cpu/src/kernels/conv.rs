@@ -8,9 +8,10 @@ use edgeport_ir::ops::{Conv, ConvTranspose};
 use super::{Compiled, Kernel, StepIo};
 use crate::CpuError;
 
-/// The nine-tap loop, instantiated once per instruction set (`madd(a, b, c)` = a * b + c).
+/// The nine-tap loop, instantiated once per instruction set (`madd(a, b, c)` = a * b + c); each
+/// output starts from `init` (the bias).
 macro_rules! dw9_body {
-    ($wide:expr, $t:expr, $k:expr, $madd:expr) => {{
+    ($wide:expr, $t:expr, $k:expr, $init:expr, $madd:expr) => {{
         let (wide, t, k) = ($wide, $t, $k);
         let madd = $madd;
         let n = wide.len().min(t.iter().map(|s| s.len()).min().unwrap_or(0));
@@ -18,7 +19,7 @@ macro_rules! dw9_body {
             (&t[0][..n], &t[1][..n], &t[2][..n], &t[3][..n], &t[4][..n], &t[5][..n], &t[6][..n], &t[7][..n], &t[8][..n]);
         let wide = &mut wide[..n];
         for i in 0..n {
-            let mut acc = wide[i];
+            let mut acc = $init;
             acc = madd(k[0], t0[i], acc);
             acc = madd(k[1], t1[i], acc);
             acc = madd(k[2], t2[i], acc);
@@ -153,19 +154,22 @@ impl ConvKernel {
                 for oy0 in (0..g.oh).step_by(rows) {
                     let oy1 = (oy0 + rows).min(g.oh);
                     let (c0, cols) = (oy0 * g.ow, (oy1 - oy0) * g.ow);
-                    for (i, row) in dst.chunks_exact_mut(plane).enumerate() {
-                        row[c0..c0 + cols].fill(bias.map_or(0.0, |b| b[grp * og + i]));
-                    }
                     let (rhs, rhs_rs): (&[f32], usize) = if self.pointwise {
                         (&xin[c0..], plane)
                     } else {
                         im2col(g, &self.phases, phases, cg, oy0, oy1, &mut col[..k * cols]);
                         (&col[..k * cols], cols)
                     };
-                    gemm_strided(og, cols, k, &mut dst[c0..], plane, lhs, k, 1, rhs, rhs_rs, 1, io.parallelism);
-                    if let Some(act) = io.epilogue {
-                        for row in dst.chunks_exact_mut(plane) {
-                            act.apply(&mut row[c0..c0 + cols]);
+                    gemm_strided(og, cols, k, &mut dst[c0..], plane, false, lhs, k, 1, rhs, rhs_rs, 1, io.parallelism);
+                    // bias and activation while the block is in cache
+                    for (i, row) in dst.chunks_exact_mut(plane).enumerate() {
+                        let seg = &mut row[c0..c0 + cols];
+                        if let Some(b) = bias {
+                            let b = b[grp * og + i];
+                            seg.iter_mut().for_each(|v| *v += b);
+                        }
+                        if let Some(act) = io.epilogue {
+                            act.apply(seg);
                         }
                     }
                 }
@@ -209,22 +213,24 @@ impl ConvKernel {
                     let oc = ic * mult + m;
                     let dst = &mut out[(n * g.o + oc) * g.oh * g.ow..][..g.oh * g.ow];
                     let kernel = &w[oc * g.kh * g.kw..][..g.kh * g.kw];
-                    wide.fill(bias.map_or(0.0, |b| b[oc]));
+                    let b = bias.map_or(0.0, |b| b[oc]);
                     if taps.len() == 9 {
                         let t: [&[f32]; 9] = std::array::from_fn(|i| &phases[taps[i]..taps[i] + len]);
-                        dw9(wide, &t, kernel);
+                        dw9(wide, &t, kernel, b);
                     } else {
+                        wide.fill(b);
                         for (&at, &k) in taps.iter().zip(kernel) {
                             for (d, &v) in wide.iter_mut().zip(&phases[at..at + len]) {
                                 *d += k * v;
                             }
                         }
                     }
+                    // copy out the valid columns, activating each row while it is in L1
                     for (drow, wrow) in dst.chunks_exact_mut(g.ow).zip(wide.chunks_exact(p.wq)) {
                         drow.copy_from_slice(&wrow[..g.ow]);
-                    }
-                    if let Some(act) = epilogue {
-                        act.apply(dst);
+                        if let Some(act) = epilogue {
+                            act.apply(drow);
+                        }
                     }
                 }
             }
@@ -256,6 +262,19 @@ impl Phases {
     fn wide_len(&self) -> usize {
         self.hq * self.wq
     }
+    /// Stride 1: one plane; only the padding is written besides the copied rows.
+    fn fill_unstrided(&self, g: &Geometry, src: &[f32], plane: &mut [f32], pad: f32) {
+        let (top, left, wq) = (g.pad[0], g.pad[1], self.wq);
+        let plane = &mut plane[..self.plane_len()];
+        plane[..top * wq].fill(pad);
+        for (row, dst) in src.chunks_exact(g.w).zip(plane[top * wq..].chunks_exact_mut(wq)) {
+            dst[..left].fill(pad);
+            dst[left..left + g.w].copy_from_slice(row);
+            dst[left + g.w..].fill(pad);
+        }
+        plane[(top + g.h) * wq..].fill(pad);
+    }
+
     /// Where tap (ky, kx) of output (0, 0) reads: output (oy, ox) reads `+ oy * wq + ox`.
     pub(crate) fn tap_offset(&self, g: &Geometry, ky: usize, kx: usize) -> usize {
         let (ry, rx) = (g.dilation[0] * ky, g.dilation[1] * kx);
@@ -275,6 +294,9 @@ impl Phases {
 
     /// Pads with `pad` and splits `src` [h, w] into the phase planes.
     pub(crate) fn fill_with(&self, g: &Geometry, src: &[f32], phases: &mut [f32], pad: f32) {
+        if self.s == [1, 1] {
+            return self.fill_unstrided(g, src, phases, pad);
+        }
         phases.fill(pad);
         let plane = self.plane_len();
         for (y, row) in src.chunks_exact(g.w).enumerate() {
@@ -317,21 +339,21 @@ impl Phases {
     }
 }
 
-/// wide[i] += sum over the nine taps of k[t] * t[t][i]: one vectorizable pass (8-wide with
-/// fused multiply-adds where the CPU has AVX2 and FMA).
-fn dw9(wide: &mut [f32], t: &[&[f32]; 9], k: &[f32]) {
+/// wide[i] = init + sum over the nine taps of k[t] * t[t][i]: one vectorizable pass (8-wide
+/// with fused multiply-adds where the CPU has AVX2 and FMA).
+fn dw9(wide: &mut [f32], t: &[&[f32]; 9], k: &[f32], init: f32) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU has both features (checked just above).
-        return unsafe { dw9_avx2(wide, t, k) };
+        return unsafe { dw9_avx2(wide, t, k, init) };
     }
-    dw9_body!(wide, t, k, |a: f32, b: f32, c: f32| a * b + c)
+    dw9_body!(wide, t, k, init, |a: f32, b: f32, c: f32| a * b + c)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dw9_avx2(wide: &mut [f32], t: &[&[f32]; 9], k: &[f32]) {
-    dw9_body!(wide, t, k, f32::mul_add)
+unsafe fn dw9_avx2(wide: &mut [f32], t: &[&[f32]; 9], k: &[f32], init: f32) {
+    dw9_body!(wide, t, k, init, f32::mul_add)
 }
 
 /// Unfolds output rows `oy0..oy1` of one group into columns [cg*kh*kw, (oy1-oy0)*ow], from the
@@ -370,10 +392,11 @@ pub(crate) fn gemm_rowmajor(
     rhs_cs: usize,
     parallelism: gemm::Parallelism,
 ) {
-    gemm_strided(m, n, k, dst, n, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs, parallelism)
+    gemm_strided(m, n, k, dst, n, true, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs, parallelism)
 }
 
-/// dst[m, n] += lhs[m, k] * rhs[k, n], dst row-major with row stride `dst_rs`.
+/// dst[m, n] (+)= lhs[m, k] * rhs[k, n], dst row-major with row stride `dst_rs`; `accumulate`
+/// adds to what dst holds, otherwise dst is overwritten.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_strided(
     m: usize,
@@ -381,6 +404,7 @@ pub(crate) fn gemm_strided(
     k: usize,
     dst: &mut [f32],
     dst_rs: usize,
+    accumulate: bool,
     lhs: &[f32],
     lhs_rs: usize,
     lhs_cs: usize,
@@ -405,7 +429,7 @@ pub(crate) fn gemm_strided(
             dst.as_mut_ptr(),
             1,
             dst_rs as isize,
-            true,
+            accumulate,
             lhs.as_ptr(),
             lhs_cs as isize,
             lhs_rs as isize,
