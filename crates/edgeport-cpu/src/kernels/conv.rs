@@ -53,10 +53,37 @@ pub(crate) struct Geometry {
     /// bottom, right
     pub(crate) pad_end: [usize; 2],
     pub(crate) group: usize,
-    pub(crate) has_bias: bool,
 }
 
 impl Geometry {
+    /// Input `x` [n, c, h, w], weight `w` [.., .., kh, kw], output `out` [n, o, oh, ow].
+    fn of_conv(
+        x: &[usize],
+        w: &[usize],
+        out: &[usize],
+        stride: [usize; 2],
+        dilation: [usize; 2],
+        pads: [usize; 4],
+        group: usize,
+    ) -> Geometry {
+        Geometry {
+            n: x[0],
+            c: x[1],
+            h: x[2],
+            w: x[3],
+            o: out[1],
+            oh: out[2],
+            ow: out[3],
+            kh: w[2],
+            kw: w[3],
+            stride,
+            dilation,
+            pad: [pads[0], pads[1]],
+            pad_end: [pads[2], pads[3]],
+            group,
+        }
+    }
+
     /// A pooling window over one [h, w] plane (one channel, no dilation).
     pub(crate) fn window(hw: [usize; 2], out: [usize; 2], kernel: [usize; 2], stride: [usize; 2], pads: [usize; 4]) -> Geometry {
         Geometry {
@@ -74,7 +101,6 @@ impl Geometry {
             pad: [pads[0], pads[1]],
             pad_end: [pads[2], pads[3]],
             group: 1,
-            has_bias: false,
         }
     }
 }
@@ -88,24 +114,8 @@ pub struct ConvKernel {
 }
 
 impl ConvKernel {
-    pub fn compile(conv: &Conv, x: &[usize], w: &[usize], out: &[usize], has_bias: bool) -> Result<Compiled, CpuError> {
-        let g = Geometry {
-            n: x[0],
-            c: x[1],
-            h: x[2],
-            w: x[3],
-            o: w[0],
-            oh: out[2],
-            ow: out[3],
-            kh: w[2],
-            kw: w[3],
-            stride: conv.strides,
-            dilation: conv.dilations,
-            pad: [conv.pads[0], conv.pads[1]],
-            pad_end: [conv.pads[2], conv.pads[3]],
-            group: conv.group,
-            has_bias,
-        };
+    pub fn compile(conv: &Conv, x: &[usize], w: &[usize], out: &[usize]) -> Result<Compiled, CpuError> {
+        let g = Geometry::of_conv(x, w, out, conv.strides, conv.dilations, conv.pads, conv.group);
         let depthwise = g.group == g.c && w[1] == 1 && g.group > 1;
         let pointwise = g.kh == 1 && g.kw == 1 && g.stride == [1, 1] && conv.pads == [0; 4];
         let cg = g.c / g.group;
@@ -456,25 +466,8 @@ impl ConvTransposeKernel {
         x: &[usize],
         w: &[usize],
         out: &[usize],
-        has_bias: bool,
     ) -> Result<Compiled, CpuError> {
-        let g = Geometry {
-            n: x[0],
-            c: x[1],
-            h: x[2],
-            w: x[3],
-            o: out[1],
-            oh: out[2],
-            ow: out[3],
-            kh: w[2],
-            kw: w[3],
-            stride: conv.strides,
-            dilation: conv.dilations,
-            pad: [conv.pads[0], conv.pads[1]],
-            pad_end: [conv.pads[2], conv.pads[3]],
-            group: conv.group,
-            has_bias,
-        };
+        let g = Geometry::of_conv(x, w, out, conv.strides, conv.dilations, conv.pads, conv.group);
         let og = g.o / g.group;
         let scratch = og * g.kh * g.kw * g.h * g.w;
         Ok(Compiled { kernel: Kernel::ConvTranspose(ConvTransposeKernel { g }), scratch, extra_consts: Vec::new() })
@@ -529,6 +522,5 @@ impl ConvTransposeKernel {
                 }
             }
         }
-        let _ = g.has_bias;
     }
 }

@@ -147,11 +147,11 @@ pub fn compile(graph: &Graph, node: &Node) -> Result<Compiled, CpuError> {
     match &node.op {
         Op::Conv(c) => {
             nchw(node, c.layout)?;
-            conv::ConvKernel::compile(c, shape_of(0), shape_of(1), out_shape(0), node.inputs.len() > 2)
+            conv::ConvKernel::compile(c, shape_of(0), shape_of(1), out_shape(0))
         }
         Op::ConvTranspose(c) => {
             nchw(node, c.layout)?;
-            conv::ConvTransposeKernel::compile(c, shape_of(0), shape_of(1), out_shape(0), node.inputs.len() > 2)
+            conv::ConvTransposeKernel::compile(c, shape_of(0), shape_of(1), out_shape(0))
         }
         Op::Pool(p) => {
             nchw(node, p.layout)?;

@@ -45,6 +45,20 @@ fn copy_blocks(dst: &mut [f32], dst_row: usize, src: &[f32], src_row: usize, out
     }
 }
 
+/// Per part: (row length from `axis` on, offset of its block within a row of the whole).
+fn row_parts(shapes: &[&[usize]], axis: usize) -> Vec<(usize, usize)> {
+    let mut offset = 0;
+    shapes
+        .iter()
+        .map(|s| {
+            let row: usize = s[axis..].iter().product();
+            let part = (row, offset);
+            offset += row;
+            part
+        })
+        .collect()
+}
+
 pub struct ConcatKernel {
     outer: usize,
     out_row: usize,
@@ -54,16 +68,7 @@ pub struct ConcatKernel {
 
 impl ConcatKernel {
     pub fn new(inputs: &[&[usize]], axis: usize, out: &[usize]) -> ConcatKernel {
-        let mut offset = 0;
-        let parts = inputs
-            .iter()
-            .map(|s| {
-                let row: usize = s[axis..].iter().product();
-                let part = (row, offset);
-                offset += row;
-                part
-            })
-            .collect();
+        let parts = row_parts(inputs, axis);
         ConcatKernel { outer: out[..axis].iter().product(), out_row: out[axis..].iter().product(), parts }
     }
 
@@ -83,16 +88,7 @@ pub struct SplitKernel {
 
 impl SplitKernel {
     pub fn new(x: &[usize], outputs: &[&[usize]], axis: usize) -> SplitKernel {
-        let mut offset = 0;
-        let parts = outputs
-            .iter()
-            .map(|s| {
-                let row: usize = s[axis..].iter().product();
-                let part = (row, offset);
-                offset += row;
-                part
-            })
-            .collect();
+        let parts = row_parts(outputs, axis);
         SplitKernel { outer: x[..axis].iter().product(), in_row: x[axis..].iter().product(), parts }
     }
 
