@@ -148,11 +148,9 @@ impl Session {
         let mut intervals = Vec::new();
         let mut slot_of: Vec<Option<usize>> = vec![None; nvalues];
         for v in 0..nvalues {
-            if let Some(f) = first[v] {
-                if graph.constant(ValueId(v as u32)).is_none() {
-                    slot_of[v] = Some(intervals.len());
-                    intervals.push(Interval { first: f, last: last[v].max(f), len: graph.values()[v].ty.elements() });
-                }
+            if let Some(f) = first[v].filter(|_| graph.constant(ValueId(v as u32)).is_none()) {
+                slot_of[v] = Some(intervals.len());
+                intervals.push(Interval { first: f, last: last[v].max(f), len: graph.values()[v].ty.elements() });
             }
         }
         let scratch_slot: Vec<Option<usize>> = pending

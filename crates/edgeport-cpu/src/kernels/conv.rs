@@ -322,7 +322,7 @@ impl Phases {
                 let pad = g.pad[1];
                 let (pe, po) = (pad % 2, (pad + 1) % 2);
                 let at_e = (pr * 2 + pe) * plane + rr * self.wq + pad / 2;
-                let at_o = (pr * 2 + po) * plane + rr * self.wq + (pad + 1) / 2;
+                let at_o = (pr * 2 + po) * plane + rr * self.wq + pad.div_ceil(2);
                 let (ne, no) = (g.w.div_ceil(2), g.w / 2);
                 let (lo, hi) = phases.split_at_mut(at_e.max(at_o));
                 let (e, o) = if at_e < at_o { (&mut lo[at_e..at_e + ne], &mut hi[..no]) } else { (&mut hi[..ne], &mut lo[at_o..at_o + no]) };

@@ -184,9 +184,9 @@ impl PadKernel {
         let mut idx = [0usize; edgeport_ir::limits::MAX_RANK];
         for o in out.iter_mut() {
             let mut src = Some(0isize);
-            for a in 0..rank {
-                src = match (src, self.maps[a][idx[a]]) {
-                    (Some(s), Some(i)) => Some(s + i as isize * self.in_strides[a]),
+            for ((map, &i), &stride) in self.maps.iter().zip(&idx[..rank]).zip(&self.in_strides) {
+                src = match (src, map[i]) {
+                    (Some(s), Some(i)) => Some(s + i as isize * stride),
                     _ => None,
                 };
             }
