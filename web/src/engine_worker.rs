@@ -126,8 +126,8 @@ fn measure_variants(
         let mut environment = Environment::current(1);
         environment.user_agent = Some(host.user_agent.clone());
         let bench = BenchOptions { warmup: measure.warmup, runs: measure.runs };
-        let report = runtime::bench(model, &options(variant), &bench, host.clock, environment, &mut progress)?;
-        let outputs = runtime::load(model, &options(variant))?.run(&inputs)?.outputs;
+        let (report, mut runner) = runtime::bench(model, &options(variant), &bench, host.clock, environment, &mut progress)?;
+        let outputs = runner.run(&inputs)?.outputs;
         let agreement = runtime::agreement(&reference, &outputs);
         let worst = |f: fn(&runtime::Agreement) -> f64, max: bool| {
             agreement.iter().map(f).fold(if max { 0.0 } else { 1.0 }, if max { f64::max } else { f64::min })

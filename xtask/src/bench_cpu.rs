@@ -128,7 +128,7 @@ pub fn bench(env: &Env, args: &CpuArgs) -> Result<()> {
     writeln!(section)?;
     writeln!(
         section,
-        "Warm latency per inference on the fixture's input: each tool loads the model, runs it once cold and {} times untimed, then {} timed runs, and reports their p50; the tools take turns for {} rounds. Shown: the median over rounds of each tool's p50 (ms), and the median over rounds of edgeport's p50 divided by the peer's (below 1 = edgeport faster). onnxruntime with one intra-op and one inter-op thread and all graph optimizations; tract `into_optimized()`; edgeport `edgeport bench --threads 1`.",
+        "Warm latency per inference (the peers on the fixture's input, edgeport on its deterministic sample input of the same shape): each tool loads the model, runs it once cold and {} times untimed, then {} timed runs, and reports their p50; the tools take turns for {} rounds. Shown: the median over rounds of each tool's p50 (ms), and the median over rounds of edgeport's p50 divided by the peer's (below 1 = edgeport faster). onnxruntime with one intra-op and one inter-op thread and all graph optimizations; tract `into_optimized()`; edgeport `edgeport bench --threads 1`.",
         args.warmup, args.runs, args.rounds
     )?;
     writeln!(section)?;

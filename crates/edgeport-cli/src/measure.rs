@@ -119,7 +119,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let report = runtime::bench(
+    let measured = runtime::bench(
         &bytes,
         &options,
         &BenchOptions { warmup: args.warmup, runs: args.runs },
@@ -128,8 +128,8 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         &mut progress,
     );
     bar.finish_and_clear();
-    let report = report?;
-    let layers = if args.layers { Some(layer_times(&bytes, &options, args.runs.max(1), &clock)?) } else { None };
+    let (report, mut runner) = measured?;
+    let layers = if args.layers { Some(layer_times(&mut runner, args.runs.max(1), &clock)?) } else { None };
     if args.json {
         let mut value = serde_json::to_value(&report).unwrap_or_default();
         if let (Some(layers), Some(obj)) = (&layers, value.as_object_mut()) {
@@ -145,16 +145,9 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Median time per layer over `runs` profiled runs.
-fn layer_times(
-    bytes: &[u8],
-    options: &RunOptions,
-    runs: usize,
-    clock: &dyn Fn() -> f64,
-) -> Result<Vec<runtime::LayerTime>, Failure> {
-    let mut runner = runtime::load(bytes, options)?;
+/// Median time per layer over `runs` profiled runs of the (already warm) model.
+fn layer_times(runner: &mut runtime::Runner, runs: usize, clock: &dyn Fn() -> f64) -> Result<Vec<runtime::LayerTime>, Failure> {
     let inputs = runner.sample_inputs();
-    runner.run(&inputs)?;
     let mut all: Vec<Vec<runtime::LayerTime>> = Vec::with_capacity(runs);
     for _ in 0..runs {
         all.push(runner.profile(&inputs, clock)?);

@@ -62,8 +62,6 @@ struct Pending {
     node: usize,
     compiled: kernels::Compiled,
     epilogue: Option<Activation>,
-    /// Output values (roots) this step writes.
-    outputs: Vec<ValueId>,
 }
 
 impl Session {
@@ -88,7 +86,7 @@ impl Session {
                     let p = &pending[s];
                     p.compiled.kernel.takes_epilogue()
                         && p.epilogue.is_none()
-                        && p.outputs.len() == 1
+                        && graph.nodes[p.node].outputs.len() == 1
                         && src == *input
                         && consumers[input.0 as usize].len() == 1
                         && !is_output(*input)
@@ -103,7 +101,7 @@ impl Session {
             for &o in &node.outputs {
                 producer_step[o.0 as usize] = Some(pending.len());
             }
-            pending.push(Pending { node: i, compiled, epilogue: None, outputs: node.outputs.clone() });
+            pending.push(Pending { node: i, compiled, epilogue: None });
         }
 
         // Constants: packed once, in first-use order.
@@ -132,7 +130,7 @@ impl Session {
             first[v.0 as usize] = Some(0);
         }
         for (s, p) in pending.iter().enumerate() {
-            for &o in &p.outputs {
+            for &o in &graph.nodes[p.node].outputs {
                 first[o.0 as usize] = Some(s + 1);
                 last[o.0 as usize] = last[o.0 as usize].max(s + 1);
             }
@@ -169,6 +167,7 @@ impl Session {
         if arena_bytes > MAX_ARENA_BYTES {
             return Err(CpuError::TooLarge { what: "activation memory", needed: arena_bytes, limit: MAX_ARENA_BYTES });
         }
+        let arena_buf = |slot: usize| Buf { weights: false, offset: offsets[slot], len: intervals[slot].len };
         let mut buf_of = |weights: &mut Vec<f32>, v: ValueId| -> Result<Buf, CpuError> {
             let r = resolve(&root, v);
             if let Some(b) = const_of(weights, r) {
@@ -179,7 +178,7 @@ impl Session {
                 op: "value",
                 message: "is read before any node writes it".into(),
             })?;
-            Ok(Buf { weights: false, offset: offsets[slot], len: intervals[slot].len })
+            Ok(arena_buf(slot))
         };
 
         let mut steps = Vec::with_capacity(pending.len());
@@ -187,9 +186,7 @@ impl Session {
             let node = &graph.nodes[p.node];
             let inputs = node.inputs.iter().map(|&v| buf_of(&mut weights, v)).collect::<Result<Vec<_>, _>>()?;
             let outputs = node.outputs.iter().map(|&v| buf_of(&mut weights, v)).collect::<Result<Vec<_>, _>>()?;
-            let scratch = scratch_slot[s]
-                .map(|slot| Buf { weights: false, offset: offsets[slot], len: intervals[slot].len })
-                .unwrap_or_default();
+            let scratch = scratch_slot[s].map(arena_buf).unwrap_or_default();
             let extra = p.compiled.extra_consts.iter().map(|c| pack(&mut weights, c)).collect();
             steps.push(Step {
                 node: node.name.clone(),

@@ -79,17 +79,7 @@ pub fn read_npy(key: &str, bytes: &[u8]) -> Result<Tensor, EngineError> {
     if body.len() != need {
         return Err(bad(key, format!("shape {shape:?} of {dtype} needs {need} bytes of data, found {}", body.len())));
     }
-    let data = match dtype {
-        DType::F32 => TensorData::F32(body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
-        DType::F16 => TensorData::F16(body.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()),
-        DType::I64 => TensorData::I64(
-            body.chunks_exact(8).map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect(),
-        ),
-        DType::I32 => TensorData::I32(body.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
-        DType::I8 => TensorData::I8(body.iter().map(|&b| b as i8).collect()),
-        DType::U8 => TensorData::U8(body.to_vec()),
-        DType::Bool => TensorData::Bool(body.iter().map(|&b| b != 0).collect()),
-    };
+    let data = TensorData::from_le_bytes(body, dtype);
     Tensor::new(shape, data).map_err(|e| bad(key, e))
 }
 

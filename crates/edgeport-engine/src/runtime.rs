@@ -79,15 +79,6 @@ pub struct Runner {
     session: edgeport_cpu::Session,
     pub model_name: String,
     pub model_sha256: String,
-    pub options: RunOptions,
-}
-
-/// Name, dtype and shape of a model input or output.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PortInfo {
-    pub name: String,
-    pub dtype: String,
-    pub shape: Vec<usize>,
 }
 
 /// Outputs of one run, and anything about them a user should know.
@@ -116,7 +107,7 @@ pub fn load(model: &[u8], options: &RunOptions) -> Result<Runner, EngineError> {
     let session_opts = edgeport_cpu::SessionOptions { threads: options.threads.max(1) };
     let session = edgeport_cpu::Session::new(&graph, &session_opts)?;
     let model_name = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
-    Ok(Runner { session, model_name, model_sha256: sha256_hex(model), options: options.clone() })
+    Ok(Runner { session, model_name, model_sha256: sha256_hex(model) })
 }
 
 /// Float weights as float16 would store them (converted back to float32 for compute).
@@ -130,17 +121,7 @@ fn round_weights_to_fp16(graph: &mut Graph) {
     }
 }
 
-fn port_info(p: &edgeport_cpu::Port) -> PortInfo {
-    PortInfo { name: p.name.clone(), dtype: p.ty.dtype.to_string(), shape: p.ty.shape.clone() }
-}
-
 impl Runner {
-    pub fn inputs(&self) -> Vec<PortInfo> {
-        self.session.inputs().iter().map(port_info).collect()
-    }
-    pub fn outputs(&self) -> Vec<PortInfo> {
-        self.session.outputs().iter().map(port_info).collect()
-    }
     pub fn memory_plan(&self) -> &edgeport_cpu::MemoryPlan {
         self.session.memory_plan()
     }
@@ -377,7 +358,8 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// Loads `model`, runs it once cold, `warmup` times unmeasured and `runs` times measured on
-/// deterministic sample inputs, timing with `clock` (milliseconds, monotonic).
+/// deterministic sample inputs, timing with `clock` (milliseconds, monotonic). Returns the
+/// report and the loaded model, for further runs without loading it again.
 pub fn bench(
     model: &[u8],
     options: &RunOptions,
@@ -385,7 +367,7 @@ pub fn bench(
     clock: &dyn Fn() -> f64,
     environment: Environment,
     progress: &mut dyn FnMut(&str, usize, usize),
-) -> Result<BenchReport, EngineError> {
+) -> Result<(BenchReport, Runner), EngineError> {
     if bench.runs == 0 || bench.runs > 100_000 {
         return Err(EngineError::options(format!("runs must be within 1..=100000, got {}", bench.runs)));
     }
@@ -393,20 +375,21 @@ pub fn bench(
     let t0 = clock();
     let mut runner = load(model, options)?;
     let load_ms = clock() - t0;
-    let inputs = runner.sample_inputs();
+    // ordered once, so the timed runs are the session's runs and nothing else
+    let inputs = runner.order_inputs(&runner.sample_inputs())?;
     progress("first run", 0, 1);
     let t0 = clock();
-    runner.run(&inputs)?;
+    runner.session.run(&inputs)?;
     let first_run_ms = clock() - t0;
     for i in 0..bench.warmup {
         progress("warm-up", i, bench.warmup);
-        runner.run(&inputs)?;
+        runner.session.run(&inputs)?;
     }
     let mut samples = Vec::with_capacity(bench.runs);
     for i in 0..bench.runs {
         progress("timed runs", i, bench.runs);
         let t0 = clock();
-        runner.run(&inputs)?;
+        runner.session.run(&inputs)?;
         samples.push(clock() - t0);
     }
     progress("timed runs", bench.runs, bench.runs);
@@ -415,7 +398,7 @@ pub fn bench(
     let mean = samples.iter().sum::<f64>() / samples.len() as f64;
     let var = samples.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / samples.len() as f64;
     let memory = runner.memory_plan().clone();
-    Ok(BenchReport {
+    let report = BenchReport {
         schema: BENCH_SCHEMA.into(),
         model_name: runner.model_name.clone(),
         model_sha256: runner.model_sha256.clone(),
@@ -437,5 +420,6 @@ pub fn bench(
         timing: "wall".into(),
         environment,
         samples_ms: samples,
-    })
+    };
+    Ok((report, runner))
 }

@@ -60,6 +60,23 @@ impl TensorData {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Elements of `dtype` from their little-endian bytes (as model and array files store them);
+    /// the inverse of [`Tensor::to_le_bytes`]. A trailing partial element is ignored, so callers
+    /// check the length first.
+    pub fn from_le_bytes(raw: &[u8], dtype: DType) -> TensorData {
+        match dtype {
+            DType::F32 => TensorData::F32(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
+            DType::F16 => TensorData::F16(raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()),
+            DType::I64 => TensorData::I64(
+                raw.chunks_exact(8).map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect(),
+            ),
+            DType::I32 => TensorData::I32(raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
+            DType::I8 => TensorData::I8(raw.iter().map(|&b| b as i8).collect()),
+            DType::U8 => TensorData::U8(raw.to_vec()),
+            DType::Bool => TensorData::Bool(raw.iter().map(|&b| b != 0).collect()),
+        }
+    }
 }
 
 /// A constant tensor: shape plus data, with `shape.product() == data.len()` always.

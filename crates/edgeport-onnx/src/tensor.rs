@@ -99,7 +99,7 @@ pub(crate) fn tensor_from_proto(t: &TensorProto, fallback_name: &str) -> Result<
         if t.raw_data.len() != want {
             return Err(len_err(name, "raw_data", t.raw_data.len(), want, &shape, dtype));
         }
-        from_raw(&t.raw_data, dtype)
+        TensorData::from_le_bytes(&t.raw_data, dtype)
     } else {
         let got = match dtype {
             DType::F32 => t.float_data.len(),
@@ -127,16 +127,3 @@ pub(crate) fn tensor_from_proto(t: &TensorProto, fallback_name: &str) -> Result<
     Tensor::new(shape, data).map_err(|e| OnnxError::Tensor { name: clean(name), message: e.to_string() })
 }
 
-fn from_raw(raw: &[u8], dtype: DType) -> TensorData {
-    match dtype {
-        DType::F32 => TensorData::F32(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
-        DType::F16 => TensorData::F16(raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()),
-        DType::I64 => TensorData::I64(
-            raw.chunks_exact(8).map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect(),
-        ),
-        DType::I32 => TensorData::I32(raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
-        DType::I8 => TensorData::I8(raw.iter().map(|&b| b as i8).collect()),
-        DType::U8 => TensorData::U8(raw.to_vec()),
-        DType::Bool => TensorData::Bool(raw.iter().map(|&b| b != 0).collect()),
-    }
-}

@@ -287,22 +287,15 @@ impl Component for App {
                 true
             }
             Msg::Cancel => {
-                if matches!(
-                    self.busy,
-                    Busy::Converting { .. } | Busy::Inspecting { .. } | Busy::Simulating { .. } | Busy::Measuring { .. }
-                ) {
-                    let was_converting = matches!(self.busy, Busy::Converting { .. });
-                    let was_measuring = matches!(self.busy, Busy::Measuring { .. });
-                    if was_measuring {
-                        // Only the runtime worker is busy: stop it; the next Measure starts a fresh one.
-                        self.runtime = None;
-                        self.measure.progress = None;
-                        self.busy = Busy::Idle;
-                        self.notice = Some("Measurement cancelled.".into());
-                        return true;
-                    }
-                    let was_simulating = matches!(self.busy, Busy::Simulating { .. }) || was_measuring;
+                if matches!(self.busy, Busy::Measuring { .. }) {
+                    // Only the runtime worker is busy: stop it; the next Measure starts a fresh one.
+                    self.runtime = None;
                     self.measure.progress = None;
+                    self.busy = Busy::Idle;
+                    self.notice = Some("Measurement cancelled.".into());
+                } else if matches!(self.busy, Busy::Converting { .. } | Busy::Inspecting { .. } | Busy::Simulating { .. }) {
+                    let was_converting = matches!(self.busy, Busy::Converting { .. });
+                    let was_simulating = matches!(self.busy, Busy::Simulating { .. });
                     // Dropping the bridge terminates the worker mid-call; a fresh one takes over.
                     self.bridge = None;
                     self.busy = Busy::Idle;
@@ -311,8 +304,6 @@ impl Component for App {
                     self.notice = Some(
                         if was_converting {
                             "Conversion cancelled."
-                        } else if was_measuring {
-                            "Measurement cancelled."
                         } else if was_simulating {
                             "Simulation cancelled."
                         } else {
@@ -339,13 +330,16 @@ impl Component for App {
             }
             Msg::WorkerCrashed(why) => {
                 self.bridge = None;
+                if matches!(self.busy, Busy::Measuring { .. }) {
+                    // the measurement runs in the runtime worker and goes on
+                    self.spawn_worker(ctx);
+                    return true;
+                }
                 let place = match self.busy {
                     Busy::Converting { .. } => Place::Convert,
                     Busy::Simulating { .. } => Place::Simulate,
-                    Busy::Measuring { .. } => Place::Measure,
                     _ => Place::Model,
                 };
-                self.measure.progress = None;
                 let busy = self.is_busy();
                 self.busy = Busy::Idle;
                 self.reached.clear();
@@ -607,20 +601,25 @@ impl App {
         true
     }
 
+    /// The import options (input shapes) as typed; a typing error is shown at `place`.
+    fn import_options(&mut self, place: Place) -> Option<Options> {
+        match self.choices.inspect_options() {
+            Ok(o) => Some(o),
+            Err(e) => {
+                let error = ErrorInfo::new("invalid_options", format!("Input shapes: {e}"));
+                self.error = Some(Shown { place, error });
+                None
+            }
+        }
+    }
+
     /// Runs a simulation in the worker with the current import options.
     fn simulate(&mut self, options: crate::sim_report::SimOptions) {
         if self.is_busy() || self.summary.is_none() {
             return;
         }
+        let Some(import) = self.import_options(Place::Simulate) else { return };
         let (Some(model), Some(bridge)) = (&self.model, &self.bridge) else { return };
-        let import = match self.choices.inspect_options() {
-            Ok(o) => o,
-            Err(e) => {
-                let error = ErrorInfo::new("invalid_options", format!("Input shapes: {e}"));
-                self.error = Some(Shown { place: Place::Simulate, error });
-                return;
-            }
-        };
         if options.profiles.is_empty() {
             let error = ErrorInfo::new("invalid_options", "Choose at least one device.");
             self.error = Some(Shown { place: Place::Simulate, error });
@@ -641,14 +640,7 @@ impl App {
         if self.is_busy() || self.summary.is_none() {
             return;
         }
-        let import = match self.choices.inspect_options() {
-            Ok(o) => o,
-            Err(e) => {
-                let error = ErrorInfo::new("invalid_options", format!("Input shapes: {e}"));
-                self.error = Some(Shown { place: Place::Measure, error });
-                return;
-            }
-        };
+        let Some(import) = self.import_options(Place::Measure) else { return };
         if self.runtime.is_none() {
             let on_reply = ctx.link().callback(Msg::Worker);
             let on_crash = ctx.link().callback(Msg::RuntimeCrashed);

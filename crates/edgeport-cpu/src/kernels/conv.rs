@@ -118,19 +118,17 @@ impl ConvKernel {
         let g = Geometry::of_conv(x, w, out, conv.strides, conv.dilations, conv.pads, conv.group);
         let depthwise = g.group == g.c && w[1] == 1 && g.group > 1;
         let pointwise = g.kh == 1 && g.kw == 1 && g.stride == [1, 1] && conv.pads == [0; 4];
-        let cg = g.c / g.group;
-        let scratch = match (depthwise, pointwise) {
-            // the input plane split into stride phases
-            (true, _) => Phases::scratch_len(&g),
-            (false, true) => 0,
-            (false, false) => 0,
-        };
         let phases = Phases::new(&g);
         let kernel = ConvKernel { g, depthwise, pointwise, phases };
-        let scratch = if depthwise || pointwise {
-            scratch
+        let (g, cg) = (&kernel.g, kernel.g.c / kernel.g.group);
+        let scratch = if depthwise {
+            // one channel's phase planes and the wide output plane
+            kernel.phases.scratch_len(g.oh)
+        } else if pointwise {
+            0
         } else {
-            cg * kernel.phases.phases_len() + cg * kernel.g.kh * kernel.g.kw * kernel.block_rows() * kernel.g.ow
+            // every channel's phase planes and one block of im2col columns
+            cg * kernel.phases.phases_len() + cg * g.kh * g.kw * kernel.block_rows() * g.ow
         };
         Ok(Compiled { kernel: Kernel::Conv(kernel), scratch, extra_consts: Vec::new() })
     }
@@ -148,16 +146,15 @@ impl ConvKernel {
         let (cg, og) = (g.c / g.group, g.o / g.group);
         let k = cg * g.kh * g.kw;
         let scratch = io.scratch();
-        let phases = &self.phases;
         let rows = self.block_rows();
         for n in 0..g.n {
             for grp in 0..g.group {
                 let xin = &x[(n * g.c + grp * cg) * g.h * g.w..][..cg * g.h * g.w];
                 let dst = &mut out[(n * g.o + grp * og) * plane..][..og * plane];
                 let lhs = &w[grp * og * k..][..og * k];
-                let (phases, col) = scratch.split_at_mut(if self.pointwise { 0 } else { cg * phases.phases_len() });
+                let (planes, col) = scratch.split_at_mut(if self.pointwise { 0 } else { cg * self.phases.phases_len() });
                 if !self.pointwise {
-                    for (c, ph) in phases.chunks_exact_mut(self.phases.phases_len()).enumerate() {
+                    for (c, ph) in planes.chunks_exact_mut(self.phases.phases_len()).enumerate() {
                         self.phases.fill(g, &xin[c * g.h * g.w..][..g.h * g.w], ph);
                     }
                 }
@@ -167,7 +164,7 @@ impl ConvKernel {
                     let (rhs, rhs_rs): (&[f32], usize) = if self.pointwise {
                         (&xin[c0..], plane)
                     } else {
-                        im2col(g, &self.phases, phases, cg, oy0, oy1, &mut col[..k * cols]);
+                        im2col(g, &self.phases, planes, cg, oy0, oy1, &mut col[..k * cols]);
                         (&col[..k * cols], cols)
                     };
                     gemm_strided(og, cols, k, &mut dst[c0..], plane, false, lhs, k, 1, rhs, rhs_rs, 1, io.parallelism);
@@ -208,14 +205,13 @@ impl ConvKernel {
         scratch: &mut [f32],
         epilogue: Option<super::Activation>,
     ) {
-        let g = &self.g;
-        let p = Phases::new(g);
+        let (g, p) = (&self.g, &self.phases);
         let mult = g.o / g.c;
-        let (phases, wide) = scratch.split_at_mut(p.phases_len());
-        let wide = &mut wide[..p.wide_len()];
-        // per tap: (phase plane start, offset within it)
-        let taps: Vec<usize> = (0..g.kh * g.kw).map(|t| p.tap_offset(g, t / g.kw, t % g.kw)).collect();
         let len = g.oh * p.wq;
+        let (phases, wide) = scratch.split_at_mut(p.phases_len());
+        let wide = &mut wide[..len];
+        // per tap: where it reads in the phase planes
+        let taps: Vec<usize> = (0..g.kh * g.kw).map(|t| p.tap_offset(g, t / g.kw, t % g.kw)).collect();
         for n in 0..g.n {
             for ic in 0..g.c {
                 p.fill(g, &x[(n * g.c + ic) * g.h * g.w..][..g.h * g.w], phases);
@@ -252,7 +248,7 @@ impl ConvKernel {
 /// planes of `(hq + 1) x wq` (one spare zero row so wide rows may read past the last one).
 pub(crate) struct Phases {
     s: [usize; 2],
-    pub(crate) hq: usize,
+    hq: usize,
     pub(crate) wq: usize,
 }
 
@@ -268,9 +264,6 @@ impl Phases {
     }
     pub(crate) fn phases_len(&self) -> usize {
         self.s[0] * self.s[1] * self.plane_len()
-    }
-    fn wide_len(&self) -> usize {
-        self.hq * self.wq
     }
     /// Stride 1: one plane; only the padding is written besides the copied rows.
     fn fill_unstrided(&self, g: &Geometry, src: &[f32], plane: &mut [f32], pad: f32) {
@@ -292,9 +285,9 @@ impl Phases {
         plane * self.plane_len() + (ry / self.s[0]) * self.wq + rx / self.s[1]
     }
 
-    fn scratch_len(g: &Geometry) -> usize {
-        let p = Phases::new(g);
-        p.phases_len() + g.oh.max(p.hq) * p.wq
+    /// The phase planes of one channel plus a wide output plane of `oh` rows.
+    pub(crate) fn scratch_len(&self, oh: usize) -> usize {
+        self.phases_len() + oh * self.wq
     }
 
     /// Pads (with zeros) and splits `src` [h, w] into the phase planes.
@@ -384,25 +377,6 @@ fn im2col(g: &Geometry, p: &Phases, phases: &[f32], cg: usize, oy0: usize, oy1: 
             }
         }
     }
-}
-
-/// dst[m, n] += lhs[m, k] * rhs[k, n] with row-major dst (row stride n) and the given operand
-/// strides.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_rowmajor(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    lhs: &[f32],
-    lhs_rs: usize,
-    lhs_cs: usize,
-    rhs: &[f32],
-    rhs_rs: usize,
-    rhs_cs: usize,
-    parallelism: gemm::Parallelism,
-) {
-    gemm_strided(m, n, k, dst, n, true, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs, parallelism)
 }
 
 /// dst[m, n] (+)= lhs[m, k] * rhs[k, n], dst row-major with row stride `dst_rs`; `accumulate`
@@ -498,7 +472,7 @@ impl ConvTransposeKernel {
                 let xin = &x[(n * g.c + grp * cg) * hw..][..cg * hw];
                 // weight [c, og, kh, kw]: the group's slice is [cg, kk]; use it transposed.
                 let wg = &w[grp * cg * kk..][..cg * kk];
-                gemm_rowmajor(kk, hw, cg, col, wg, 1, kk, xin, hw, 1, io.parallelism);
+                gemm_strided(kk, hw, cg, col, hw, true, wg, 1, kk, xin, hw, 1, io.parallelism);
                 let dst = &mut out[(n * g.o + grp * og) * plane..][..og * plane];
                 for oc in 0..og {
                     for ky in 0..g.kh {

@@ -1,6 +1,6 @@
 //! numpy matmul: batch dims broadcast, rank-1 operands promoted; one gemm per batch entry.
 
-use super::conv::gemm_rowmajor;
+use super::conv::gemm_strided;
 use super::StepIo;
 use crate::strided::{broadcast_strides, for_each_run};
 
@@ -38,7 +38,7 @@ impl MatMulKernel {
         out.fill(0.0);
         for (i, &(oa, ob)) in self.batches.iter().enumerate() {
             let dst = &mut out[i * m * n..][..m * n];
-            gemm_rowmajor(m, n, k, dst, &a[oa..oa + m * k], k, 1, &b[ob..ob + k * n], n, 1, io.parallelism);
+            gemm_strided(m, n, k, dst, n, true, &a[oa..oa + m * k], k, 1, &b[ob..ob + k * n], n, 1, io.parallelism);
         }
     }
 }

@@ -27,7 +27,7 @@ impl PoolKernel {
             let phases = Phases::new(&g);
             (g, phases)
         });
-        let scratch = max.as_ref().map_or(0, |(g, ph)| ph.phases_len() + g.oh.max(ph.hq) * ph.wq);
+        let scratch = max.as_ref().map_or(0, |(g, ph)| ph.scratch_len(g.oh));
         let kernel = PoolKernel {
             kind: p.kind,
             nc: x[0] * x[1],
