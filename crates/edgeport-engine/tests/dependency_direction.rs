@@ -1,12 +1,15 @@
 //! Enforces the dependency rules of ARCHITECTURE.md from `cargo metadata`:
 //! ir ← passes ← formats/runtimes ← engine ← front ends, with no edges between formats and
-//! front ends that reach past the engine.
+//! front ends that reach past the engine. `edgeport-report` (the run report's plain data and
+//! link codec) depends on no edgeport crate and may be used by any: the playground's page reads
+//! share links without linking the engine.
 
 use std::collections::BTreeMap;
 use std::process::Command;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layer {
+    Report,
     Ir,
     Shared,
     Leaf,
@@ -17,6 +20,7 @@ enum Layer {
 
 fn layer(name: &str) -> Option<Layer> {
     Some(match name {
+        "edgeport-report" => Layer::Report,
         "edgeport-ir" => Layer::Ir,
         "edgeport-passes" | "edgeport-quant" => Layer::Shared,
         "edgeport-onnx" | "edgeport-tflite" | "edgeport-coreml" | "edgeport-sim" | "edgeport-cpu" | "edgeport-gpu" => {
@@ -30,8 +34,11 @@ fn layer(name: &str) -> Option<Layer> {
 }
 
 fn allowed(from: Layer, to: Layer, to_name: &str) -> bool {
+    if to == Layer::Report {
+        return true;
+    }
     match from {
-        Layer::Ir => false,
+        Layer::Report | Layer::Ir => false,
         Layer::Shared => to == Layer::Ir || (to == Layer::Shared && to_name != "edgeport-quant"),
         Layer::Leaf => matches!(to, Layer::Ir | Layer::Shared),
         Layer::Engine => matches!(to, Layer::Ir | Layer::Shared | Layer::Leaf),
