@@ -34,7 +34,7 @@ pub mod proto;
 
 pub use blob::{BlobDType, BlobRecord, read_blobs};
 pub use package::{MODEL_PATH, Package, PackageFile, WEIGHT_FILE_REF, WEIGHTS_PATH};
-pub use precision::{Fp32Ops, LARGE_WEIGHT};
+pub use precision::{Fp32Ops, LARGE_WEIGHT, fp32_nodes};
 
 use edgeport_ir::Graph;
 

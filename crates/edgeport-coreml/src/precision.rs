@@ -56,7 +56,7 @@ impl Fp32Ops {
 }
 
 /// For each node of `g`: true when it computes in float32. Unknown names are an error.
-pub(crate) fn fp32_nodes(g: &Graph, sel: &Fp32Ops) -> Result<Vec<bool>, CoremlError> {
+pub fn fp32_nodes(g: &Graph, sel: &Fp32Ops) -> Result<Vec<bool>, CoremlError> {
     let mut fp32 = vec![false; g.nodes.len()];
     let mut unknown: Vec<&str> = Vec::new();
     for name in &sel.nodes {

@@ -19,11 +19,16 @@ const MAX_ARENA_BYTES: u64 = 1 << 34;
 pub struct SessionOptions {
     /// Threads for matrix products (1 = single-threaded; wasm always runs single-threaded).
     pub threads: usize,
+    /// Per graph node: true when its outputs are stored as float16, as an fp16 Core ML program
+    /// stores every intermediate. Those outputs are rounded to float16 after the step (and a
+    /// model input is rounded when every node reading it is such a node), so the run shows
+    /// the program's rounding error. `None`: everything stays float32.
+    pub f16_nodes: Option<Vec<bool>>,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        SessionOptions { threads: 1 }
+        SessionOptions { threads: 1, f16_nodes: None }
     }
 }
 
@@ -33,6 +38,8 @@ pub struct Port {
     pub name: String,
     pub ty: TensorType,
     buf: Buf,
+    /// Rounded to float16 when written (see `SessionOptions::f16_nodes`).
+    round_f16: bool,
 }
 
 struct Step {
@@ -44,6 +51,7 @@ struct Step {
     scratch: Buf,
     extra: Vec<Buf>,
     epilogue: Option<Activation>,
+    round_f16: bool,
 }
 
 pub struct Session {
@@ -62,6 +70,8 @@ struct Pending {
     node: usize,
     compiled: kernels::Compiled,
     epilogue: Option<Activation>,
+    /// The node whose activation was folded in.
+    folded: Option<usize>,
 }
 
 impl Session {
@@ -93,6 +103,7 @@ impl Session {
                 });
                 if let Some(s) = fusable {
                     pending[s].epilogue = Some(act);
+                    pending[s].folded = Some(i);
                     root[output.0 as usize] = src;
                     continue;
                 }
@@ -101,7 +112,7 @@ impl Session {
             for &o in &node.outputs {
                 producer_step[o.0 as usize] = Some(pending.len());
             }
-            pending.push(Pending { node: i, compiled, epilogue: None });
+            pending.push(Pending { node: i, compiled, epilogue: None, folded: None });
         }
 
         // Constants: packed once, in first-use order.
@@ -181,6 +192,7 @@ impl Session {
             Ok(arena_buf(slot))
         };
 
+        let f16 = |node: usize| options.f16_nodes.as_ref().is_some_and(|f| f.get(node).copied().unwrap_or(false));
         let mut steps = Vec::with_capacity(pending.len());
         for (s, p) in pending.into_iter().enumerate() {
             let node = &graph.nodes[p.node];
@@ -197,11 +209,19 @@ impl Session {
                 scratch,
                 extra,
                 epilogue: p.epilogue,
+                // Rounding commutes with the monotone activations folded in, so one rounding
+                // after the step stands for either node's.
+                round_f16: f16(p.node) || p.folded.is_some_and(f16),
             });
         }
+        let producers = graph.producers();
         let mut port = |weights: &mut Vec<f32>, v: ValueId| -> Result<Port, CpuError> {
             let value = graph.value(v);
-            Ok(Port { name: value.name.clone(), ty: value.ty.clone(), buf: buf_of(weights, v)? })
+            let readers = &consumers[v.0 as usize];
+            let round_f16 = producers.get(v.0 as usize).copied().flatten().is_none()
+                && !readers.is_empty()
+                && readers.iter().all(|&n| f16(n));
+            Ok(Port { name: value.name.clone(), ty: value.ty.clone(), buf: buf_of(weights, v)?, round_f16 })
         };
         let inputs = graph.inputs.iter().map(|&v| port(&mut weights, v)).collect::<Result<Vec<_>, _>>()?;
         let outputs = graph.outputs.iter().map(|&v| port(&mut weights, v)).collect::<Result<Vec<_>, _>>()?;
@@ -320,6 +340,9 @@ impl Inference<'_> {
                 Some(v) => dst.copy_from_slice(v),
                 None => dst.copy_from_slice(&t.to_f32_vec()),
             }
+            if port.round_f16 {
+                round_to_f16(dst);
+            }
         }
         let mut times = self.step_ms.borrow_mut();
         times.clear();
@@ -339,6 +362,11 @@ impl Inference<'_> {
                 .map_err(|message| CpuError::Runtime { node: step.node.clone(), op: step.op, message })?;
             if let Some(act) = step.epilogue.filter(|_| !step.kernel.applies_epilogue()) {
                 act.apply(io.output(0));
+            }
+            if step.round_f16 {
+                for i in 0..step.outputs.len() {
+                    round_to_f16(io.output(i));
+                }
             }
             if let (Some(c), Some(t0)) = (self.clock, start) {
                 times.push(c() - t0);
@@ -366,5 +394,12 @@ impl InplaceOp2 for Inference<'_> {
             candle_core::bail!("inference failed");
         }
         Ok(())
+    }
+}
+
+/// Each value as float16 stores it (round to nearest even, overflow to infinity).
+fn round_to_f16(values: &mut [f32]) {
+    for x in values {
+        *x = half::f16::from_f32(*x).to_f32();
     }
 }

@@ -83,7 +83,7 @@ pub(crate) fn check_fp32_ops(opts: &ConvertOptions) -> Result<(), EngineError> {
     Ok(())
 }
 
-fn fp32_ops(names: Option<&[String]>) -> edgeport_coreml::Fp32Ops {
+pub(crate) fn fp32_ops(names: Option<&[String]>) -> edgeport_coreml::Fp32Ops {
     match names {
         None => edgeport_coreml::Fp32Ops::default(),
         Some(names) => edgeport_coreml::Fp32Ops {

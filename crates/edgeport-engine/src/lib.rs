@@ -5,6 +5,7 @@ mod coreml;
 mod error;
 mod inspect;
 pub mod npz;
+pub mod report;
 pub mod runtime;
 pub mod simulate;
 mod verify;

@@ -20,6 +20,15 @@ pub enum Backend {
     Gpu,
 }
 
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Gpu => "gpu",
+        }
+    }
+}
+
 impl std::str::FromStr for Backend {
     type Err = EngineError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -32,22 +41,36 @@ impl std::str::FromStr for Backend {
 }
 
 /// Which form of the model runs: the original float32 graph, or the variant an exporter
-/// produces (fp16: weights stored in float16 and computed in float32, as TFLite's float16
-/// quantization and Core ML's fp16 weights do).
+/// produces. fp16: weights stored in float16 and computed in float32, as TFLite's float16
+/// quantization does. coreml-fp16: an fp16 Core ML program, which also stores every
+/// intermediate in float16 except in the nodes its fp32 rule keeps (`RunOptions::fp32_ops`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
     #[default]
     Fp32,
     Fp16,
+    #[serde(rename = "coreml-fp16")]
+    CoremlFp16,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 2] = [Variant::Fp32, Variant::Fp16];
     pub fn name(self) -> &'static str {
         match self {
             Variant::Fp32 => "fp32",
             Variant::Fp16 => "fp16",
+            Variant::CoremlFp16 => "coreml-fp16",
+        }
+    }
+
+    /// How edgeport-cpu runs this variant, as the fidelity report states it.
+    pub fn method(self) -> &'static str {
+        match self {
+            Variant::Fp32 => "edgeport-cpu: float32 weights, float32 compute",
+            Variant::Fp16 => "edgeport-cpu: weights rounded to float16, float32 compute",
+            Variant::CoremlFp16 => {
+                "edgeport-cpu: weights and intermediates rounded to float16 where the Core ML program stores them so, float32 arithmetic"
+            }
         }
     }
 }
@@ -58,7 +81,8 @@ impl std::str::FromStr for Variant {
         match s {
             "fp32" | "original" => Ok(Variant::Fp32),
             "fp16" => Ok(Variant::Fp16),
-            other => Err(EngineError::options(format!("unknown variant '{other}' (supported: fp32, fp16)"))),
+            "coreml-fp16" => Ok(Variant::CoremlFp16),
+            other => Err(EngineError::options(format!("unknown variant '{other}' (supported: fp32, fp16, coreml-fp16)"))),
         }
     }
 }
@@ -72,6 +96,8 @@ pub struct RunOptions {
     pub input_shapes: BTreeMap<String, Vec<usize>>,
     /// Threads for matrix products natively (0 or 1: one thread; wasm: always one).
     pub threads: usize,
+    /// coreml-fp16 only: the nodes that stay float32, as `ConvertOptions::fp32_ops`.
+    pub fp32_ops: Option<Vec<String>>,
 }
 
 /// A model ready to run.
@@ -101,18 +127,37 @@ pub fn load(model: &[u8], options: &RunOptions) -> Result<Runner, EngineError> {
     let imported = edgeport_onnx::import(model, &import_opts)?;
     let mut graph = imported.graph;
     edgeport_passes::optimize(&mut graph)?;
-    if options.variant == Variant::Fp16 {
-        round_weights_to_fp16(&mut graph);
+    if options.fp32_ops.is_some() && options.variant != Variant::CoremlFp16 {
+        return Err(EngineError::options("fp32_ops applies to the coreml-fp16 variant only"));
     }
-    let session_opts = edgeport_cpu::SessionOptions { threads: options.threads.max(1) };
+    let f16_nodes: Option<Vec<bool>> = match options.variant {
+        Variant::CoremlFp16 => {
+            let fp32 = edgeport_coreml::fp32_nodes(&graph, &crate::coreml::fp32_ops(options.fp32_ops.as_deref()))?;
+            Some(fp32.into_iter().map(|f| !f).collect())
+        }
+        Variant::Fp32 | Variant::Fp16 => None,
+    };
+    match &f16_nodes {
+        // The program keeps the weights of its float32 nodes in float32.
+        Some(f16) => round_weights_to_fp16(&mut graph, |readers| readers.iter().all(|&n| f16[n])),
+        None if options.variant == Variant::Fp16 => round_weights_to_fp16(&mut graph, |_| true),
+        None => {}
+    }
+    let session_opts = edgeport_cpu::SessionOptions { threads: options.threads.max(1), f16_nodes };
     let session = edgeport_cpu::Session::new(&graph, &session_opts)?;
     let model_name = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
     Ok(Runner { session, model_name, model_sha256: sha256_hex(model) })
 }
 
-/// Float weights as float16 would store them (converted back to float32 for compute).
-fn round_weights_to_fp16(graph: &mut Graph) {
-    let ids: Vec<_> = graph.value_ids().filter(|&v| graph.constant(v).is_some_and(|t| t.dtype() == DType::F32 && t.len() > 1)).collect();
+/// Float weights as float16 would store them (converted back to float32 for compute), those
+/// whose reading nodes `stored_f16` accepts.
+fn round_weights_to_fp16(graph: &mut Graph, stored_f16: impl Fn(&[usize]) -> bool) {
+    let readers = graph.consumers();
+    let ids: Vec<_> = graph
+        .value_ids()
+        .filter(|&v| graph.constant(v).is_some_and(|t| t.dtype() == DType::F32 && t.len() > 1))
+        .filter(|&v| stored_f16(&readers[v.0 as usize]))
+        .collect();
     for v in ids {
         if let Some(t) = graph.constant(v) {
             let rounded = t.cast(DType::F16).cast(DType::F32);
@@ -183,7 +228,12 @@ impl Runner {
     /// Deterministic sample inputs: uniform in [0, 1) for floats (a fixed-seed generator),
     /// zeros for integers.
     pub fn sample_inputs(&self) -> BTreeMap<String, Tensor> {
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        self.sample(0)
+    }
+
+    /// The `index`-th deterministic sample (index 0 is [`Runner::sample_inputs`]).
+    pub fn sample(&self, index: u64) -> BTreeMap<String, Tensor> {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
         self.session
             .inputs()
             .iter()
@@ -223,82 +273,145 @@ pub struct LayerTime {
     pub ms: f64,
 }
 
-/// How closely one set of outputs follows a reference (per output).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Agreement {
-    pub output: String,
-    pub max_abs_error: f64,
-    pub mean_abs_error: f64,
-    pub cosine_similarity: f64,
-    /// max|reference|, the scale the errors are relative to.
-    pub reference_max_abs: f64,
-}
+/// How closely one set of outputs follows a reference, per output: the report's fidelity
+/// figures (errors, cosine, SQNR, and top-1/top-5 agreement for class scores).
+pub use edgeport_report::OutputFidelity as Agreement;
+pub use edgeport_report::Environment;
 
 /// Agreement of `got` with `reference` for every output both have.
 pub fn agreement(reference: &BTreeMap<String, Tensor>, got: &BTreeMap<String, Tensor>) -> Vec<Agreement> {
-    reference
+    agreement_over(std::slice::from_ref(reference), std::slice::from_ref(got))
+}
+
+/// Agreement over several samples: each output's values from every sample taken together.
+pub fn agreement_over(reference: &[BTreeMap<String, Tensor>], got: &[BTreeMap<String, Tensor>]) -> Vec<Agreement> {
+    let Some(first) = reference.first() else { return Vec::new() };
+    first
         .iter()
-        .filter_map(|(name, r)| {
-            let g = got.get(name)?;
-            let (r, g) = (r.to_f32_vec(), g.to_f32_vec());
-            if r.len() != g.len() || r.is_empty() {
-                return None;
+        .filter_map(|(name, t)| {
+            let mut acc = Accumulator::default();
+            for (r, g) in reference.iter().zip(got) {
+                let (r, g) = (r.get(name)?, g.get(name)?);
+                if r.shape() != g.shape() {
+                    return None;
+                }
+                acc.add(&r.to_f32_vec(), &g.to_f32_vec(), class_axis(t.shape()));
             }
-            let (mut max, mut sum, mut dot, mut nr, mut ng, mut rmax) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
-            for (&a, &b) in r.iter().zip(&g) {
-                let (a, b) = (a as f64, b as f64);
-                let d = (a - b).abs();
-                max = max.max(d);
-                sum += d;
-                dot += a * b;
-                nr += a * a;
-                ng += b * b;
-                rmax = rmax.max(a.abs());
-            }
-            let cosine = if nr == 0.0 || ng == 0.0 { if nr == ng { 1.0 } else { 0.0 } } else { dot / (nr.sqrt() * ng.sqrt()) };
-            Some(Agreement {
-                output: name.clone(),
-                max_abs_error: max,
-                mean_abs_error: sum / r.len() as f64,
-                cosine_similarity: cosine,
-                reference_max_abs: rmax,
-            })
+            acc.finish(name)
         })
         .collect()
 }
 
-/// Where a measurement ran.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Environment {
-    /// "native" or "wasm".
-    pub runtime: String,
-    pub os: String,
-    pub arch: String,
-    pub threads: usize,
-    /// The browser's user agent (wasm in a browser).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
-    /// GPU adapter (vendor, architecture, fallback flag, limits) for the gpu backend.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub adapter: Option<serde_json::Value>,
-    pub edgeport_version: String,
+/// Samples [`fidelity`] runs when the caller gives no inputs.
+pub const FIDELITY_SAMPLES: u64 = 4;
+
+/// How far `variant` of the model is from its float32 original: both run on the same
+/// deterministic samples (or `inputs`, when given) and every output is compared.
+pub fn fidelity(
+    model: &[u8],
+    options: &RunOptions,
+    inputs: Option<&[BTreeMap<String, Tensor>]>,
+) -> Result<edgeport_report::Fidelity, EngineError> {
+    let original = RunOptions { variant: Variant::Fp32, ..options.clone() };
+    let mut runner = load(model, &original)?;
+    let generated: Vec<_>;
+    let samples = match inputs {
+        Some(given) => given,
+        None => {
+            generated = (0..FIDELITY_SAMPLES).map(|i| runner.sample(i)).collect();
+            &generated
+        }
+    };
+    let reference = samples.iter().map(|s| runner.run(s).map(|o| o.outputs)).collect::<Result<Vec<_>, _>>()?;
+    if options.variant != Variant::Fp32 {
+        runner = load(model, options)?;
+    }
+    let got = samples.iter().map(|s| runner.run(s).map(|o| o.outputs)).collect::<Result<Vec<_>, _>>()?;
+    Ok(edgeport_report::Fidelity {
+        variant: options.variant.name().to_string(),
+        method: options.variant.method().to_string(),
+        inputs: if inputs.is_some() { "given" } else { "generated" }.to_string(),
+        samples: samples.len(),
+        outputs: agreement_over(&reference, &got),
+    })
 }
 
-impl Environment {
-    /// The environment this code runs in (the caller adds user agent and adapter).
-    pub fn current(threads: usize) -> Environment {
-        Environment {
-            runtime: if cfg!(target_arch = "wasm32") { "wasm" } else { "native" }.into(),
-            os: std::env::consts::OS.into(),
-            arch: std::env::consts::ARCH.into(),
-            threads: threads.max(1),
-            user_agent: None,
-            adapter: None,
-            edgeport_version: env!("CARGO_PKG_VERSION").into(),
-        }
+/// The number of classes when an output looks like class scores: `[rows, classes]` or
+/// `[batch, rows, classes]` with at least two classes.
+fn class_axis(shape: &[usize]) -> Option<usize> {
+    match shape {
+        [_, c] | [_, _, c] if *c >= 2 => Some(*c),
+        _ => None,
     }
 }
+
+#[derive(Default)]
+struct Accumulator {
+    n: usize,
+    max: f64,
+    sum: f64,
+    dot: f64,
+    nr: f64,
+    ng: f64,
+    noise: f64,
+    rmax: f64,
+    rows: usize,
+    top1: usize,
+    top5: usize,
+}
+
+impl Accumulator {
+    fn add(&mut self, r: &[f32], g: &[f32], classes: Option<usize>) {
+        for (&a, &b) in r.iter().zip(g) {
+            let (a, b) = (f64::from(a), f64::from(b));
+            let d = (a - b).abs();
+            self.max = self.max.max(d);
+            self.sum += d;
+            self.dot += a * b;
+            self.nr += a * a;
+            self.ng += b * b;
+            self.noise += d * d;
+            self.rmax = self.rmax.max(a.abs());
+        }
+        self.n += r.len();
+        let Some(c) = classes else { return };
+        for (rr, gr) in r.chunks_exact(c).zip(g.chunks_exact(c)) {
+            let want = argmax(rr);
+            self.rows += 1;
+            self.top1 += usize::from(argmax(gr) == want);
+            // The reference's top class is among the variant's five highest scores.
+            let above = gr.iter().filter(|&&x| x > gr[want]).count();
+            self.top5 += usize::from(above < 5);
+        }
+    }
+
+    fn finish(self, name: &str) -> Option<Agreement> {
+        if self.n == 0 {
+            return None;
+        }
+        let cosine = if self.nr == 0.0 || self.ng == 0.0 {
+            if self.nr == self.ng { 1.0 } else { 0.0 }
+        } else {
+            self.dot / (self.nr.sqrt() * self.ng.sqrt())
+        };
+        let share = |k: usize| (self.rows > 0).then(|| k as f64 / self.rows as f64);
+        Some(Agreement {
+            output: name.to_string(),
+            max_abs_error: self.max,
+            mean_abs_error: self.sum / self.n as f64,
+            cosine_similarity: cosine,
+            sqnr_db: (self.noise > 0.0 && self.nr > 0.0).then(|| 10.0 * (self.nr / self.noise).log10()),
+            reference_max_abs: self.rmax,
+            top1_agreement: share(self.top1),
+            top5_agreement: share(self.top5),
+        })
+    }
+}
+
+fn argmax(v: &[f32]) -> usize {
+    v.iter().enumerate().fold(0, |best, (i, &x)| if x > v[best] { i } else { best })
+}
+
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BenchOptions {
@@ -342,6 +455,24 @@ pub struct BenchReport {
     pub environment: Environment,
     /// Every timed run (ms), in order.
     pub samples_ms: Vec<f64>,
+}
+
+impl BenchReport {
+    /// The figures a run report keeps (no samples, no memory plan).
+    pub fn summary(&self) -> edgeport_report::MeasuredVariant {
+        edgeport_report::MeasuredVariant {
+            variant: self.variant.name().to_string(),
+            load_ms: self.load_ms,
+            first_run_ms: self.first_run_ms,
+            p50_ms: self.p50_ms,
+            p95_ms: self.p95_ms,
+            p99_ms: self.p99_ms,
+            mean_ms: self.mean_ms,
+            std_ms: self.std_ms,
+            runs: self.runs,
+            peak_memory_bytes: self.peak_memory_bytes,
+        }
+    }
 }
 
 /// Percentile `q` (0..=100) of sorted samples, linearly interpolated (numpy's default).
@@ -422,4 +553,39 @@ pub fn bench(
         samples_ms: samples,
     };
     Ok((report, runner))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn scores(rows: &[[f32; 6]]) -> BTreeMap<String, Tensor> {
+        let data: Vec<f32> = rows.iter().flatten().copied().collect();
+        let t = Tensor::new(vec![rows.len(), 6], TensorData::F32(data)).unwrap();
+        BTreeMap::from([("y".to_string(), t)])
+    }
+
+    #[test]
+    fn agreement_counts_top1_and_top5_rows() {
+        let reference = scores(&[[0.0, 5.0, 1.0, 2.0, 3.0, 4.0], [9.0, 1.0, 2.0, 3.0, 4.0, 5.0]]);
+        // Row 0 keeps its top class; row 1 drops it to last place (outside the top five).
+        let got = scores(&[[0.0, 5.5, 1.0, 2.0, 3.0, 4.0], [0.5, 1.0, 2.0, 3.0, 4.0, 5.0]]);
+        let [a] = agreement(&reference, &got).try_into().unwrap();
+        assert_eq!(a.top1_agreement, Some(0.5));
+        assert_eq!(a.top5_agreement, Some(0.5));
+        assert_eq!(a.max_abs_error, 8.5);
+        let same = agreement(&reference, &reference);
+        assert_eq!((same[0].sqnr_db, same[0].top1_agreement, same[0].cosine_similarity), (None, Some(1.0), 1.0));
+        assert!(a.sqnr_db.is_some_and(f64::is_finite));
+    }
+
+    #[test]
+    fn sqnr_is_signal_over_noise_in_db() {
+        let reference = scores(&[[1.0; 6]]);
+        let got = scores(&[[1.1; 6]]);
+        let a = &agreement(&reference, &got)[0];
+        // 10 log10(1 / 0.01) = 20 dB
+        assert!((a.sqnr_db.unwrap() - 20.0).abs() < 1e-4, "{:?}", a.sqnr_db);
+    }
 }
