@@ -18,6 +18,7 @@ macro_rules! out {
 }
 
 mod measure;
+mod report;
 mod simulate;
 
 #[derive(Parser)]
@@ -62,6 +63,8 @@ enum Command {
         nhwc_io: bool,
         #[command(flatten)]
         coreml: CoremlArgs,
+        #[command(flatten)]
+        report: report::ReportArgs,
     },
     /// Simulated latency, memory and op placement on device profiles (phones, boards, browsers).
     Simulate(simulate::SimulateArgs),
@@ -195,7 +198,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Convert { model, to, output, nhwc_io, coreml } => {
+        Command::Convert { model, to, output, nhwc_io, coreml, report } => {
             let target: Target = to.parse()?;
             let mut opts = options(&model, target, nhwc_io);
             coreml_options(&mut opts, coreml)?;
@@ -208,6 +211,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             progress.finish_and_clear();
             let artifact = result?;
             write_artifact(&output, &artifact)?;
+            if report.wanted() {
+                let mut r = report::ReportArgs::start(&model.model, &bytes);
+                edgeport_engine::report::add_conversion(&mut r, &bytes, &opts, &artifact, true)?;
+                report.finish(&r)?;
+            }
             if model.json {
                 let mut v = serde_json::to_value(&artifact).unwrap_or_default();
                 v["path"] = serde_json::Value::String(output.display().to_string());

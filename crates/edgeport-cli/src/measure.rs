@@ -17,8 +17,9 @@ pub struct RuntimeArgs {
     /// Where the model runs.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
     backend: String,
-    /// The model variant: fp32 (the original) or fp16 (weights stored as float16).
-    #[arg(long, default_value = "fp32", value_parser = ["fp32", "original", "fp16"])]
+    /// The model variant: fp32 (the original), fp16 (weights stored as float16) or coreml-fp16
+    /// (weights and intermediates in float16 as an fp16 Core ML program stores them).
+    #[arg(long, default_value = "fp32", value_parser = ["fp32", "original", "fp16", "coreml-fp16"])]
     variant: String,
     /// Threads for matrix products (native CPU backend).
     #[arg(long, default_value_t = 1)]
@@ -35,6 +36,7 @@ impl RuntimeArgs {
             variant: self.variant.parse::<Variant>()?,
             input_shapes: self.input_shapes.iter().cloned().collect(),
             threads: self.threads,
+            fp32_ops: None,
         })
     }
 }
@@ -102,6 +104,8 @@ pub struct BenchArgs {
     /// Print the report JSON (schema edgeport.bench/1).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    report: crate::report::ReportArgs,
 }
 
 pub fn bench(args: BenchArgs) -> Result<(), Failure> {
@@ -141,6 +145,14 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         if let Some(layers) = layers {
             print_layers(&layers);
         }
+    }
+    if args.report.wanted() {
+        let mut r = crate::report::ReportArgs::start(&args.runtime.model, &bytes);
+        edgeport_engine::report::add_measured(&mut r, options.backend.name(), std::slice::from_ref(&report));
+        if options.variant != Variant::Fp32 {
+            r.fidelity.push(runtime::fidelity(&bytes, &options, None)?);
+        }
+        args.report.finish(&r)?;
     }
     Ok(())
 }

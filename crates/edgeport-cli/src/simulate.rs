@@ -45,6 +45,8 @@ pub struct SimulateArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    report: crate::report::ReportArgs,
 }
 
 pub fn run(args: SimulateArgs) -> Result<(), Failure> {
@@ -71,7 +73,7 @@ pub fn run(args: SimulateArgs) -> Result<(), Failure> {
         weight_bits: args.weight_bits,
         format: args.format.as_deref().and_then(SimFormat::parse),
         budget: args.budget.clone(),
-        no_placement: !args.json && !args.layers,
+        no_placement: !args.json && !args.layers && args.report.path.is_none(),
     };
     let convert = ConvertOptions { input_shapes: args.input_shapes.iter().cloned().collect::<BTreeMap<_, _>>(), ..Default::default() };
     let bytes = read_model(model_path)?;
@@ -80,6 +82,11 @@ pub fn run(args: SimulateArgs) -> Result<(), Failure> {
         print_json(&report);
     } else {
         print_report(&report, args.layers);
+    }
+    if args.report.wanted() {
+        let mut r = crate::report::ReportArgs::start(model_path, &bytes);
+        edgeport_engine::report::add_simulation(&mut r, &convert, report);
+        args.report.finish(&r)?;
     }
     Ok(())
 }
