@@ -11,7 +11,7 @@
 // Every check is a named step; the run lists them and exits non-zero if any failed.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { createRequire } from "node:module";
@@ -488,12 +488,23 @@ await step("placement table: select a row by click and by keyboard, slowest firs
   assert.equal(await table.getAttribute("data-profile"), "rpi5", "Enter selects a row");
 });
 
-await step("share link: made after a conversion and a simulation, under 8 KB", async () => {
+let sharedMeasured = [];
+
+await step("share link: made after a conversion, a simulation and a measurement, under 8 KB", async () => {
   const got = await convertAndCompare(mnv2, { to: "tflite" }, ["--to", "tflite"], "mobilenetv2.tflite");
   sharedTflite = sha256(got);
   simulated = await simulate(simProfiles, "fp32", "camera");
+  sharedMeasured = await measure(3);
   sharedLink = await shareLink();
   assert.ok(sharedLink.length < 8192, `${sharedLink.length}`);
+  const report = JSON.parse(zlib.inflateRawSync(Buffer.from(sharedLink.split("#r=")[1], "base64url")).toString("utf8"));
+  assert.equal(report.schema, "edgeport.report/1");
+  const cpu = report.measured.find((m) => m.backend === "cpu");
+  assert.deepEqual(cpu.variants.map((v) => [v.variant, v.p50_ms]), sharedMeasured.map((r) => [r.variant, r.p50]));
+  assert.match(cpu.environment.user_agent, /Chrome/);
+  assert.equal(cpu.environment.runtime, "wasm");
+  const fp16 = report.fidelity.find((f) => f.variant === "fp16");
+  assert.equal(fp16.outputs[0].max_abs_error, sharedMeasured[1].maxAbsError, "fidelity is the panel's");
 });
 
 await step("share link: mobilenetv2 on every profile stays under 8192 characters", async () => {
@@ -541,6 +552,11 @@ await step("share link opens in a fresh context: banner, artifact and the same r
   assert.equal(await other.locator('[data-testid="sim-bar"]').count(), simulated.results.length);
   assert.equal(await $o("sim-budget-line").count(), 1);
   assert.equal(await $o("summary").getAttribute("data-ready"), "false", "no model in the fresh page");
+  const recorded = await other.$$eval('[data-testid="shared-measured-row"]', (rows) =>
+    rows.map((r) => [r.dataset.variant, Number(r.dataset.recordedP50), r.dataset.hereP50]),
+  );
+  assert.deepEqual(recorded, sharedMeasured.map((r) => [r.variant, r.p50, ""]), "recorded measurements");
+  assert.match(await $o("shared-measured-env").innerText(), /wasm, 1 thread.*Chrome/);
   await other.screenshot({ path: path.join(shots, "shared-link.png"), fullPage: true });
 });
 
@@ -554,7 +570,25 @@ await step("share link + the same model: conversion byte-identical, simulation i
   const rerun = await reportIn(other);
   assert.deepEqual(withoutPlacement(rerun), withoutPlacement(simulated));
   assert.ok(Number(await $o("placement-table").getAttribute("data-rows")) > 0, "placement recomputed");
+  await other.locator('[data-testid="share-check-measurement"][data-state="remeasured"]').waitFor({ timeout: 180_000 });
+  const rows = await other.$$eval('[data-testid="shared-measured-row"]', (rows) =>
+    rows.map((r) => [r.dataset.variant, Number(r.dataset.recordedP50), Number(r.dataset.hereP50)]),
+  );
+  assert.deepEqual(rows.map((r) => [r[0], r[1]]), sharedMeasured.map((r) => [r.variant, r.p50]), "recorded figures kept");
+  assert.ok(rows.every((r) => r[2] > 0), `re-measured here: ${JSON.stringify(rows)}`);
   await $o("report-banner").screenshot({ path: path.join(shots, "shared-link-verified.png") });
+});
+
+await step("a link made by the CLI (convert --link) opens as the same report", async () => {
+  const out = path.join(work, "from-cli.tflite");
+  const res = spawnSync(cli, ["convert", mnv2, "--to", "tflite", "-o", out, "--link"], { encoding: "utf8" });
+  assert.equal(res.status, 0, res.stderr);
+  const fragment = res.stderr.trim().split("\n").pop();
+  assert.ok(fragment.startsWith("#r="), fragment);
+  await openLink(`${url}${fragment}`);
+  assert.equal(await $o("report-banner").getAttribute("data-state"), "shared");
+  assert.equal(await $o("shared-artifact").getAttribute("data-sha256"), sharedTflite);
+  assert.match(await $o("report-banner").innerText(), /Shared report: model\.onnx/);
 });
 
 await step("share link + a different model: refused, naming both hashes", async () => {

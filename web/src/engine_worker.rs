@@ -82,7 +82,7 @@ pub fn handle(req: &Request, model: &[u8], host: &Host, post: &mut dyn FnMut(Rep
         }
         #[cfg(feature = "runtime")]
         Request::Measure { measure, .. } => match measure_variants(model, &options.input_shapes, measure, host, id, post) {
-            Ok(result) => post(Reply::Measured { id, result }, None),
+            Ok(result) => post(Reply::Measured { id, result: Box::new(result) }, None),
             Err(e) => post(Reply::Failed { id, error: ErrorInfo::from(&e) }, None),
         },
         #[cfg(not(feature = "runtime"))]
@@ -117,6 +117,8 @@ fn measure_variants(
     let reference = original.run(&inputs)?.outputs;
     drop(original);
     let mut out = Vec::new();
+    let mut reports = Vec::new();
+    let mut fidelity = Vec::new();
     for variant in variants {
         let name = variant.name().to_string();
         let mut progress = |stage: &str, done: usize, total: usize| {
@@ -129,6 +131,15 @@ fn measure_variants(
         let (report, mut runner) = runtime::bench(model, &options(variant), &bench, host.clock, environment, &mut progress)?;
         let outputs = runner.run(&inputs)?.outputs;
         let agreement = runtime::agreement(&reference, &outputs);
+        if variant != Variant::Fp32 {
+            fidelity.push(edgeport_engine::report::Fidelity {
+                variant: name.clone(),
+                method: variant.method().to_string(),
+                inputs: "generated".into(),
+                samples: 1,
+                outputs: agreement.clone(),
+            });
+        }
         let worst = |f: fn(&runtime::Agreement) -> f64, max: bool| {
             agreement.iter().map(f).fold(if max { 0.0 } else { 1.0 }, if max { f64::max } else { f64::min })
         };
@@ -148,8 +159,11 @@ fn measure_variants(
             reference_max_abs: worst(|a| a.reference_max_abs, true),
             report: serde_json::to_value(&report).unwrap_or_default(),
         });
+        reports.push(report);
     }
-    Ok(Measurement { backend: "cpu".into(), user_agent: host.user_agent.clone(), variants: out })
+    let measured = edgeport_engine::report::measured("cpu", &reports)
+        .ok_or_else(|| edgeport_engine::EngineError::options("choose at least one variant to measure"))?;
+    Ok(Measurement { backend: "cpu".into(), user_agent: host.user_agent.clone(), variants: out, measured, fidelity })
 }
 
 /// Installs the message handler on the worker's global scope and announces readiness.

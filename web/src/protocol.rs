@@ -71,6 +71,10 @@ pub struct Measurement {
     pub backend: String,
     pub user_agent: String,
     pub variants: Vec<MeasuredVariant>,
+    /// What the run report (and so a share link) keeps of this measurement.
+    pub measured: edgeport_report::Measured,
+    /// Each variant other than fp32 against the fp32 original, output by output.
+    pub fidelity: Vec<edgeport_report::Fidelity>,
 }
 
 /// Output formats (the engine's `Target`).
@@ -187,7 +191,7 @@ pub enum Reply {
     Profiles { id: u32, profiles: Vec<ProfileInfo> },
     /// Progress of a measurement: `stage` of `variant`, `done` of `total` steps.
     MeasureProgress { id: u32, variant: String, stage: String, done: usize, total: usize },
-    Measured { id: u32, result: Measurement },
+    Measured { id: u32, result: Box<Measurement> },
     /// The simulation report (schema `edgeport.simulation/1`).
     Simulated { id: u32, report: Box<Report> },
     Failed { id: u32, error: ErrorInfo },

@@ -1,100 +1,27 @@
-//! Share links: a [`ShareRecord`] as JSON, raw deflate (`miniz_oxide`) and base64url without
-//! padding, in the URL fragment `#r=...`. A fragment is never sent to a server, so a link carries
-//! the report without anything leaving the browser. Links are outside data: every decode step
-//! returns an error that says what is wrong, never a panic.
+//! Share links in the page: the run report (`edgeport-report`, schema `edgeport.report/1`) with
+//! the page's JSON mirrors of the engine's option and simulation types, carried deflated in the
+//! URL fragment `#r=...` (see `edgeport_report::link`). A fragment is never sent to a server, so
+//! a link carries the report without anything leaving the browser.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
+pub use edgeport_report::link::FRAGMENT_KEY;
+pub use edgeport_report::{Fidelity, Measured, ModelRecord};
 
 use crate::protocol::Options;
 use crate::sim_report::Report;
 
-/// The record format this build writes and reads.
-pub const SHARE_FORMAT: u32 = 1;
-/// The fragment's key: `#r=<payload>`.
-pub const FRAGMENT_KEY: &str = "r=";
-/// A decoded record larger than this is refused (a tiny link must not inflate to gigabytes).
-const MAX_INFLATED: usize = 4 << 20;
+/// The run report as the page reads and writes it.
+pub type ShareRecord = edgeport_report::Report<Options, Report>;
+pub type SharedConversion = edgeport_report::Conversion<Options>;
+pub type SharedSimulation = edgeport_report::Simulation<Options, Report>;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ShareRecord {
-    pub v: u32,
-    pub edgeport_version: String,
-    pub model: SharedModel,
-    /// The last conversion, if one was made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conversion: Option<SharedConversion>,
-    /// The last simulation, without per-layer placement.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub simulation: Option<SharedSimulation>,
-    /// In-browser measurements; none are taken yet, so always empty.
-    #[serde(default)]
-    pub measured: Vec<serde_json::Value>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SharedModel {
-    /// The file name the user gave.
-    pub name: String,
-    pub sha256: String,
-    pub bytes: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SharedConversion {
-    pub options: Options,
-    pub file_name: String,
-    pub sha256: String,
-    pub size: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SharedSimulation {
-    /// Import options (input shapes) the simulation ran with.
-    pub options: Options,
-    pub report: Report,
-}
-
-impl ShareRecord {
-    /// The version note to show when the link was made by another edgeport.
-    pub fn version_note(&self) -> Option<String> {
-        let here = env!("CARGO_PKG_VERSION");
-        (self.edgeport_version != here).then(|| {
-            format!("This link was made by edgeport {}; this is edgeport {here}, so re-run results may differ.", self.edgeport_version)
-        })
-    }
-}
-
-/// The fragment payload (after `#r=`) for a record.
+/// The fragment payload (after `#r=`) for a report.
 pub fn encode(record: &ShareRecord) -> Result<String, String> {
-    let json = serde_json::to_vec(record).map_err(|e| format!("could not write the share record: {e}"))?;
-    let packed = miniz_oxide::deflate::compress_to_vec(&json, 9);
-    Ok(URL_SAFE_NO_PAD.encode(packed))
+    edgeport_report::link::encode(record)
 }
 
-/// Reads a fragment (`#r=...`, `r=...` or the bare payload); the error completes the sentence
-/// "this share link is damaged: ...".
+/// Reads a fragment; the error completes the sentence "this share link is damaged: ...".
 pub fn decode(fragment: &str) -> Result<ShareRecord, String> {
-    let payload = fragment.trim().trim_start_matches('#');
-    let payload = payload.strip_prefix(FRAGMENT_KEY).unwrap_or(payload);
-    if payload.is_empty() {
-        return Err("it carries no report".into());
-    }
-    let packed = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|e| format!("it is not valid base64url ({}); was it cut short or edited?", e.to_string().trim_end_matches('.')))?;
-    let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&packed, MAX_INFLATED)
-        .map_err(|e| format!("its compressed data is incomplete or corrupt ({:?}); was it cut short?", e.status))?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&json).map_err(|e| format!("its record is not readable JSON ({e})"))?;
-    let version = value.get("v").and_then(serde_json::Value::as_u64);
-    match version {
-        Some(v) if v == u64::from(SHARE_FORMAT) => {}
-        Some(v) => return Err(format!("it uses share format {v}, and this edgeport reads format {SHARE_FORMAT}")),
-        None => return Err("its record has no format version".into()),
-    }
-    serde_json::from_value(value).map_err(|e| format!("its record is incomplete ({e})"))
+    edgeport_report::link::decode(fragment)
 }
 
 #[cfg(test)]
@@ -103,69 +30,41 @@ mod tests {
     use super::*;
 
     fn record() -> ShareRecord {
-        ShareRecord {
-            v: SHARE_FORMAT,
-            edgeport_version: env!("CARGO_PKG_VERSION").into(),
-            model: SharedModel { name: "m.onnx".into(), sha256: "ab".repeat(32), bytes: 1234 },
-            conversion: Some(SharedConversion {
-                options: Options::default(),
-                file_name: "m.tflite".into(),
-                sha256: "cd".repeat(32),
-                size: 99,
-            }),
-            simulation: None,
-            measured: Vec::new(),
-        }
+        let mut r = ShareRecord::new(ModelRecord { name: "m.onnx".into(), sha256: "ab".repeat(32), bytes: 1234 });
+        r.conversion =
+            Some(SharedConversion { options: Options::default(), file_name: "m.tflite".into(), sha256: "cd".repeat(32), size: 99 });
+        r
     }
 
     #[test]
     fn round_trip() {
         let r = record();
-        let payload = encode(&r).unwrap();
-        assert!(payload.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{payload}");
-        assert_eq!(decode(&payload).unwrap(), r);
-        assert_eq!(decode(&format!("#r={payload}")).unwrap(), r);
-        assert_eq!(r.version_note(), None);
+        assert_eq!(decode(&format!("#r={}", encode(&r).unwrap())).unwrap(), r);
     }
 
+    /// The engine's report (what the CLI's `--link` and the edge worker write) reads as the
+    /// page's, field for field.
+    #[cfg(feature = "engine")]
     #[test]
-    fn truncated_links_are_refused() {
-        let payload = encode(&record()).unwrap();
-        for cut in [1, payload.len() / 2, payload.len() - 3] {
-            let err = decode(&payload[..cut]).unwrap_err();
-            assert!(!err.is_empty(), "cut at {cut}");
-        }
-        assert!(decode("#r=").unwrap_err().contains("no report"));
+    fn engine_reports_open_in_the_page() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/resnet/model.onnx");
+        let Ok(model) = std::fs::read(path) else { return };
+        let opts = edgeport_engine::ConvertOptions::default();
+        let artifact = edgeport_engine::convert(&model, &opts, &mut |_| {}).unwrap();
+        let mut engine = edgeport_engine::report::new("resnet.onnx", &model);
+        edgeport_engine::report::add_conversion(&mut engine, &model, &opts, &artifact, true).unwrap();
+        let sim_opts = edgeport_engine::simulate::SimulateOptions { profiles: vec!["pixel8".into()], no_placement: true, ..Default::default() };
+        let sim = edgeport_engine::simulate::simulate(&model, &opts, &sim_opts).unwrap();
+        edgeport_engine::report::add_simulation(&mut engine, &opts, sim);
+        let page = decode(&edgeport_engine::report::link::encode(&engine).unwrap()).unwrap();
+        assert_eq!(serde_json::to_value(&page.model).unwrap(), serde_json::to_value(&engine.model).unwrap());
+        assert_eq!(page.conversion.as_ref().unwrap().sha256, artifact.sha256);
+        assert_eq!(page.fidelity, engine.fidelity);
+        let (p, e) = (page.simulation.unwrap().report, engine.simulation.unwrap().report);
+        assert_eq!(p, crate::sim_report::report_from_engine(&e).unwrap());
     }
 
-    #[test]
-    fn garbage_is_refused() {
-        for junk in ["#r=!!!not base64!!!", "#r=AAAA", "#r=hello-world_", "#whatever"] {
-            assert!(decode(junk).is_err(), "{junk}");
-        }
-        // Valid deflate of something that is not a record.
-        let not_json = URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(b"[1,2", 6));
-        assert!(decode(&not_json).unwrap_err().contains("JSON"));
-        let no_model = URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(br#"{"v":1}"#, 6));
-        assert!(decode(&no_model).unwrap_err().contains("incomplete"));
-        // A small link that inflates past the limit.
-        let bomb = URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(&vec![b' '; MAX_INFLATED + 10], 9));
-        assert!(decode(&bomb).is_err());
-    }
-
-    #[test]
-    fn versions() {
-        let mut r = record();
-        r.edgeport_version = "0.0.1-old".into();
-        let back = decode(&encode(&r).unwrap()).unwrap();
-        assert!(back.version_note().unwrap().contains("0.0.1-old"));
-        let mut v: serde_json::Value = serde_json::to_value(record()).unwrap();
-        v["v"] = 2.into();
-        let payload = URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(v.to_string().as_bytes(), 6));
-        assert!(decode(&payload).unwrap_err().contains("format 2"));
-    }
-
-    /// mobilenetv2 simulated on every profile still fits in a link under 8 KB.
+    /// mobilenetv2 simulated on every profile, with measurements, still fits in a link under 8 KB.
     #[cfg(feature = "engine")]
     #[test]
     fn mobilenet_on_every_profile_fits() {

@@ -152,6 +152,8 @@ pub enum Msg {
 }
 
 pub struct App {
+    /// This component's scope, for callbacks made outside `update` (the runtime worker's).
+    link: html::Scope<App>,
     bridge: Option<EngineBridge>,
     /// The runtime worker (measurements), started on first use.
     runtime: Option<EngineBridge>,
@@ -188,6 +190,7 @@ impl Component for App {
 
     fn create(ctx: &Context<Self>) -> Self {
         let mut app = App {
+            link: ctx.link().clone(),
             bridge: None,
             runtime: None,
             worker_ready: false,
@@ -293,6 +296,7 @@ impl Component for App {
                     self.measure.progress = None;
                     self.busy = Busy::Idle;
                     self.notice = Some("Measurement cancelled.".into());
+                    self.stop_shared_check("cancelled");
                 } else if matches!(self.busy, Busy::Converting { .. } | Busy::Inspecting { .. } | Busy::Simulating { .. }) {
                     let was_converting = matches!(self.busy, Busy::Converting { .. });
                     let was_simulating = matches!(self.busy, Busy::Simulating { .. });
@@ -323,6 +327,7 @@ impl Component for App {
                 self.measure.progress = None;
                 if matches!(self.busy, Busy::Measuring { .. }) {
                     self.busy = Busy::Idle;
+                    self.stop_shared_check(&format!("the measurement stopped: {why}"));
                     let error = ErrorInfo::new("internal", format!("The measurement stopped: {why}"));
                     self.error = Some(Shown { place: Place::Measure, error });
                 }
@@ -365,7 +370,7 @@ impl Component for App {
                 true
             }
             Msg::Measure => {
-                self.start_measure(ctx);
+                self.start_measure();
                 true
             }
             Msg::SelectRow(profile, unit) => {
@@ -579,7 +584,8 @@ impl App {
             Reply::Measured { result, .. } => {
                 self.busy = Busy::Idle;
                 self.measure.progress = None;
-                self.measure.result = Some(result);
+                self.measure.result = Some(*result);
+                self.continue_shared_check();
             }
             Reply::Failed { error, .. } => {
                 self.measure.progress = None;
@@ -636,14 +642,14 @@ impl App {
     }
 
     /// Measures the chosen variants in the worker.
-    fn start_measure(&mut self, ctx: &Context<Self>) {
+    fn start_measure(&mut self) {
         if self.is_busy() || self.summary.is_none() {
             return;
         }
         let Some(import) = self.import_options(Place::Measure) else { return };
         if self.runtime.is_none() {
-            let on_reply = ctx.link().callback(Msg::Worker);
-            let on_crash = ctx.link().callback(Msg::RuntimeCrashed);
+            let on_reply = self.link.callback(Msg::Worker);
+            let on_crash = self.link.callback(Msg::RuntimeCrashed);
             match EngineBridge::spawn(bridge::RUNTIME_WORKER_URL, on_reply, on_crash) {
                 Ok(b) => self.runtime = Some(b),
                 Err(e) => {

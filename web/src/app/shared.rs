@@ -1,13 +1,14 @@
-//! Share links in the page: making one from the current model, conversion and simulation;
-//! opening one (`#r=...` at load) as a read-only report; and, when the same model is dropped,
-//! redoing the recorded conversion and simulation and saying whether they came out the same.
+//! Share links in the page: making one from the current model, conversion, simulation and
+//! measurement; opening one (`#r=...` at load) as a read-only report; and, when the same model
+//! is dropped, redoing the recorded conversion and simulation (saying whether they came out the
+//! same) and measuring again here, beside the recorded figures.
 
 use yew::prelude::*;
 
 use super::simulate::SimChoices;
 use super::{App, Busy, Choices, Msg, Place, Shown, format};
 use crate::protocol::{ErrorInfo, Format, Options, Summary};
-use crate::share::{self, SHARE_FORMAT, SharedModel, SharedSimulation, ShareRecord};
+use crate::share::{self, ModelRecord, ShareRecord, SharedSimulation};
 
 /// Where a re-run stands for one part of the record.
 #[derive(Clone, PartialEq)]
@@ -18,6 +19,8 @@ pub enum Check {
     Running,
     Same,
     Differs(String),
+    /// Measured again here (measurements are compared, not expected to be equal).
+    Remeasured,
     Stopped(String),
 }
 
@@ -29,6 +32,7 @@ impl Check {
             Check::Running => "running",
             Check::Same => "identical",
             Check::Differs(_) => "different",
+            Check::Remeasured => "remeasured",
             Check::Stopped(_) => "stopped",
         }
     }
@@ -38,6 +42,7 @@ pub struct SharedView {
     pub record: ShareRecord,
     pub conversion: Check,
     pub simulation: Check,
+    pub measurement: Check,
 }
 
 impl SharedView {
@@ -46,13 +51,14 @@ impl SharedView {
         SharedView {
             conversion: waiting(record.conversion.is_some()),
             simulation: waiting(record.simulation.is_some()),
+            measurement: waiting(record.measured.iter().any(|m| m.backend == "cpu")),
             record,
         }
     }
 
     /// A re-run failed or was cancelled: what was running stops with the reason.
     pub fn stop_check(&mut self, why: &str) {
-        for c in [&mut self.conversion, &mut self.simulation] {
+        for c in [&mut self.conversion, &mut self.simulation, &mut self.measurement] {
             if *c == Check::Running {
                 *c = Check::Stopped(why.to_string());
             }
@@ -101,6 +107,10 @@ impl App {
         if let Some(s) = &record.simulation {
             self.sim.choices = SimChoices::from_report(&s.report.options);
         }
+        if let Some(m) = record.measured.iter().find(|m| m.backend == "cpu") {
+            self.measure.variants = m.variants.iter().map(|v| v.variant.clone()).collect();
+            self.measure.runs = m.variants.first().map_or(self.measure.runs, |v| v.runs);
+        }
     }
 
     /// A dropped model must be the one the shared report was made from.
@@ -121,7 +131,7 @@ impl App {
         Err(e)
     }
 
-    /// Moves the re-run of a shared report one step on: conversion first, then simulation.
+    /// Moves the re-run of a shared report one step on: conversion, simulation, measurement.
     pub(super) fn continue_shared_check(&mut self) {
         if self.summary.is_none() {
             return;
@@ -139,6 +149,12 @@ impl App {
             let (Some(want), Some(got)) = (&shared.record.simulation, &self.sim.report) else { return };
             let diffs = got.differences(&want.report);
             shared.simulation = if diffs.is_empty() { Check::Same } else { Check::Differs(diffs.join("; ")) };
+        }
+        if shared.measurement == Check::Running {
+            if self.measure.result.is_none() {
+                return;
+            }
+            shared.measurement = Check::Remeasured;
         }
         if shared.conversion == Check::Waiting {
             shared.conversion = Check::Running;
@@ -159,6 +175,12 @@ impl App {
             if !matches!(self.busy, Busy::Simulating { .. }) {
                 self.stop_shared_check("the simulation could not start");
             }
+        } else if shared.measurement == Check::Waiting {
+            shared.measurement = Check::Running;
+            self.start_measure();
+            if !matches!(self.busy, Busy::Measuring { .. }) {
+                self.stop_shared_check("the measurement could not start");
+            }
         }
     }
 
@@ -170,17 +192,17 @@ impl App {
 
     pub(super) fn make_share_link(&mut self) {
         let (Some(model), Some(summary)) = (&self.model, &self.summary) else { return };
-        let record = ShareRecord {
-            v: SHARE_FORMAT,
-            edgeport_version: env!("CARGO_PKG_VERSION").to_string(),
-            model: SharedModel { name: model.name.clone(), sha256: summary.sha256.clone(), bytes: model.size },
-            conversion: self.last_conversion.clone(),
-            simulation: self.sim.report.as_ref().map(|r| SharedSimulation {
-                options: self.sim.import_options.clone().unwrap_or_default(),
-                report: r.without_placement(),
-            }),
-            measured: Vec::new(),
-        };
+        let mut record =
+            ShareRecord::new(ModelRecord { name: model.name.clone(), sha256: summary.sha256.clone(), bytes: model.size });
+        record.conversion = self.last_conversion.clone();
+        record.simulation = self.sim.report.as_ref().map(|r| SharedSimulation {
+            options: self.sim.import_options.clone().unwrap_or_default(),
+            report: r.without_placement(),
+        });
+        if let Some(m) = &self.measure.result {
+            record.measured.push(m.measured.clone());
+            record.fidelity.clone_from(&m.fidelity);
+        }
         let base = web_sys::window()
             .map(|w| w.location())
             .map(|l| format!("{}{}", l.origin().unwrap_or_default(), l.pathname().unwrap_or_default()))
@@ -254,13 +276,15 @@ pub fn banner(app: &App, ctx: &Context<App>) -> Html {
                 <p class="version-note" data-testid="shared-version-note">{ note }</p>
             }
             { for artifact }
+            { measured_table(app) }
             if model_known {
                 <ul class="checks">
                     { check_line("Conversion", &shared.conversion, "byte-identical", "share-check-conversion") }
                     { check_line("Simulation", &shared.simulation, "identical", "share-check-simulation") }
+                    { check_line("Measurement", &shared.measurement, "", "share-check-measurement") }
                 </ul>
             } else {
-                <p class="muted">{ format!("Results as recorded. Drop {} to redo the conversion and the simulation here and compare.", r.model.name) }</p>
+                <p class="muted">{ format!("Results as recorded. Drop {} to redo the conversion and the simulation here and compare, and to measure it again in this browser.", r.model.name) }</p>
             }
         </section>
     }
@@ -273,9 +297,66 @@ fn check_line(what: &str, check: &Check, same: &str, testid: &str) -> Html {
         Check::Running => format!("{what}: re-running…"),
         Check::Same => format!("{what}: {same} ✓"),
         Check::Differs(d) => format!("{what}: different — {d}"),
+        Check::Remeasured => format!("{what}: measured again in this browser, beside the recorded figures"),
         Check::Stopped(why) => format!("{what}: not compared ({why})"),
     };
     html! { <li class={classes!("check-line", check.state())} data-testid={testid.to_string()} data-state={check.state()}>{ text }</li> }
+}
+
+/// The recorded measurements and fidelity, with this browser's figures beside them once the
+/// model has been measured again here.
+fn measured_table(app: &App) -> Html {
+    let Some(shared) = &app.shared else { return html! {} };
+    let Some(m) = shared.record.measured.iter().find(|m| m.backend == "cpu") else { return html! {} };
+    let here = app.measure.result.as_ref().filter(|_| shared.measurement == Check::Remeasured);
+    let env = &m.environment;
+    let fidelity = |variant: &str| shared.record.fidelity.iter().find(|f| f.variant == variant).and_then(|f| f.worst().cloned());
+    html! {
+        <div class="shared-measured">
+            <table class="list measure-table" data-testid="shared-measured">
+                <caption class="muted small" data-testid="shared-measured-env">{ format!(
+                    "Measured on the CPU ({}, {} thread{}), {} runs after {} warm-up · {}",
+                    env.runtime, env.threads, if env.threads == 1 { "" } else { "s" },
+                    m.variants.first().map_or(0, |v| v.runs), m.warmup,
+                    env.user_agent.as_deref().unwrap_or(&env.os)) }</caption>
+                <thead><tr>
+                    <th scope="col">{ "variant" }</th>
+                    <th scope="col" class="num">{ "load" }</th>
+                    <th scope="col" class="num">{ "first run" }</th>
+                    <th scope="col" class="num">{ "warm p50" }</th>
+                    <th scope="col" class="num">{ "p95" }</th>
+                    <th scope="col" class="num">{ "max |Δ| vs fp32" }</th>
+                    <th scope="col" class="num">{ "cosine" }</th>
+                    if here.is_some() {
+                        <th scope="col" class="num">{ "p50 here" }</th>
+                        <th scope="col" class="num">{ "here / recorded" }</th>
+                    }
+                </tr></thead>
+                <tbody>
+                    { for m.variants.iter().map(|v| {
+                        let f = fidelity(&v.variant);
+                        let now = here.and_then(|h| h.variants.iter().find(|x| x.variant == v.variant));
+                        html! {
+                            <tr data-testid="shared-measured-row" data-variant={v.variant.clone()} data-recorded-p50={v.p50_ms.to_string()}
+                                data-here-p50={now.map(|n| n.p50_ms.to_string()).unwrap_or_default()}>
+                                <th scope="row">{ &v.variant }</th>
+                                <td class="num">{ format::ms(v.load_ms) }</td>
+                                <td class="num">{ format::ms(v.first_run_ms) }</td>
+                                <td class="num">{ format::ms(v.p50_ms) }</td>
+                                <td class="num">{ format::ms(v.p95_ms) }</td>
+                                <td class="num">{ f.as_ref().map_or("—".into(), |f| format!("{:.3e}", f.max_abs_error)) }</td>
+                                <td class="num">{ f.as_ref().map_or("—".into(), |f| format!("{:.6}", f.cosine_similarity)) }</td>
+                                if here.is_some() {
+                                    <td class="num">{ now.map_or("—".into(), |n| format::ms(n.p50_ms)) }</td>
+                                    <td class="num">{ now.filter(|_| v.p50_ms > 0.0).map_or("—".into(), |n| format!("{:.2}x", n.p50_ms / v.p50_ms)) }</td>
+                                }
+                            </tr>
+                        }
+                    }) }
+                </tbody>
+            </table>
+        </div>
+    }
 }
 
 fn short(hash: &str) -> String {
@@ -285,7 +366,9 @@ fn short(hash: &str) -> String {
 /// The Share button and, once made, the link with its length and a Copy button.
 pub fn share_box(app: &App, ctx: &Context<App>) -> Html {
     let link = ctx.link();
-    let can_share = !app.is_busy() && app.summary.is_some() && (app.sim.report.is_some() || app.last_conversion.is_some());
+    let can_share = !app.is_busy()
+        && app.summary.is_some()
+        && (app.sim.report.is_some() || app.last_conversion.is_some() || app.measure.result.is_some());
     html! {
         <div class="share" data-testid="share-box">
             <div class="share-row">
