@@ -61,6 +61,10 @@ enum Command {
         /// Give rank-4 inputs and outputs an NHWC interface (as onnx2tf does).
         #[arg(long)]
         nhwc_io: bool,
+        /// Quantize: fp16 stores TFLite weights as float16 (DEQUANTIZE to float32, as TFLite's
+        /// float16 quantization) and makes a Core ML program fp16.
+        #[arg(long, value_parser = ["fp16"])]
+        quantize: Option<String>,
         #[command(flatten)]
         coreml: CoremlArgs,
         #[command(flatten)]
@@ -198,10 +202,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Convert { model, to, output, nhwc_io, coreml, report } => {
+        Command::Convert { model, to, output, nhwc_io, quantize, coreml, report } => {
             let target: Target = to.parse()?;
             let mut opts = options(&model, target, nhwc_io);
             coreml_options(&mut opts, coreml)?;
+            opts.quantize = quantize.as_deref().map(str::parse).transpose()?;
             let bytes = read_model(&model.model)?;
             let progress = indicatif::ProgressBar::new_spinner();
             progress.enable_steady_tick(std::time::Duration::from_millis(120));

@@ -75,6 +75,26 @@ pub struct ConvertOptions {
     pub fp32_ops: Option<Vec<String>>,
     /// Model metadata (author, description, version, license, user-defined keys); Core ML only.
     pub metadata: ModelMetadata,
+    /// Quantization: `fp16` stores TFLite weights as float16 behind DEQUANTIZE ops (as TFLite's
+    /// float16 quantization does) and makes a Core ML program fp16.
+    pub quantize: Option<Quantize>,
+}
+
+/// Quantization methods (`--quantize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Quantize {
+    Fp16,
+}
+
+impl std::str::FromStr for Quantize {
+    type Err = EngineError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fp16" => Ok(Quantize::Fp16),
+            other => Err(EngineError::options(format!("unknown quantization '{other}' (supported: fp16)"))),
+        }
+    }
 }
 
 /// Pipeline stages reported to a progress callback.
@@ -146,8 +166,14 @@ fn check_options(opts: &ConvertOptions) -> Result<(), EngineError> {
             return Err(EngineError::options("metadata applies to the coreml target only"));
         }
         if opts.precision == Some(Precision::Fp16) {
-            return Err(EngineError::options(format!("precision fp16 is not supported for {}", opts.target.extension())));
+            return Err(EngineError::options(format!(
+                "precision fp16 is not supported for {} (it computes in float32; quantize fp16 stores float16 weights)",
+                opts.target.extension()
+            )));
         }
+    }
+    if opts.target == Target::Coreml && opts.quantize == Some(Quantize::Fp16) && opts.precision == Some(Precision::Fp32) {
+        return Err(EngineError::options("quantize fp16 makes a Core ML program fp16; it contradicts precision fp32"));
     }
     coreml::check_fp32_ops(opts)?;
     if opts.target == Target::Coreml && opts.nhwc_io {
@@ -176,7 +202,8 @@ pub fn convert(model: &[u8], opts: &ConvertOptions, progress: &mut dyn FnMut(Sta
         Target::Tflite => {
             edgeport_passes::to_nhwc(&mut graph, edgeport_passes::LayoutOptions { nhwc_io: opts.nhwc_io })?;
             progress(Stage::Export);
-            edgeport_tflite::export(&graph, &edgeport_tflite::ExportOptions::default())?
+            let export = edgeport_tflite::ExportOptions { float16_weights: opts.quantize == Some(Quantize::Fp16) };
+            edgeport_tflite::export(&graph, &export)?
         }
         // Core ML is channels-first: the optimized NCHW graph is exported as is.
         Target::Coreml => {

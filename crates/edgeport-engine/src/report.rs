@@ -11,7 +11,7 @@ pub use edgeport_report::{
 
 use crate::runtime::{BenchReport, RunOptions, Variant};
 use crate::simulate::SimulationReport;
-use crate::{Artifact, ConvertOptions, EngineError, Precision, Target, sha256_hex};
+use crate::{Artifact, ConvertOptions, EngineError, Precision, Quantize, Target, sha256_hex};
 
 pub type Report = edgeport_report::Report<ConvertOptions, SimulationReport>;
 
@@ -20,12 +20,13 @@ pub fn new(name: &str, model: &[u8]) -> Report {
     Report::new(ModelRecord { name: name.to_string(), sha256: sha256_hex(model), bytes: model.len() as u64 })
 }
 
-/// How the runtime runs what a conversion's artifact computes: TFLite keeps float32; an fp16
-/// Core ML program (the default) stores weights and intermediates in float16 except in the
-/// nodes its fp32 rule keeps.
+/// How the runtime runs what a conversion's artifact computes: TFLite keeps float32, or
+/// float16 weights with `quantize fp16`; an fp16 Core ML program (the default) stores weights
+/// and intermediates in float16 except in the nodes its fp32 rule keeps.
 pub fn artifact_variant(opts: &ConvertOptions) -> RunOptions {
-    let (variant, fp32_ops) = match (opts.target, opts.precision) {
-        (Target::Coreml, Some(Precision::Fp16) | None) => (Variant::CoremlFp16, opts.fp32_ops.clone()),
+    let (variant, fp32_ops) = match (opts.target, opts.precision, opts.quantize) {
+        (Target::Coreml, Some(Precision::Fp16) | None, _) => (Variant::CoremlFp16, opts.fp32_ops.clone()),
+        (Target::Tflite, _, Some(Quantize::Fp16)) => (Variant::Fp16, None),
         _ => (Variant::Fp32, None),
     };
     RunOptions { variant, fp32_ops, input_shapes: opts.input_shapes.clone(), ..RunOptions::default() }

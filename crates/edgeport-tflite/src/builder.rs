@@ -74,6 +74,8 @@ pub(crate) struct ModelBuilder {
     data_bytes: usize,
     ops: Vec<OpDef>,
     values: BTreeMap<ValueId, i32>,
+    /// Store float32 constants as float16 behind a DEQUANTIZE (`ExportOptions::float16_weights`).
+    float16_weights: bool,
 }
 
 /// The TFLite element type of an IR dtype.
@@ -116,7 +118,7 @@ pub(crate) fn check_size(g: &Graph) -> Result<(), TfliteError> {
 }
 
 impl ModelBuilder {
-    pub(crate) fn new() -> ModelBuilder {
+    pub(crate) fn new(opts: &crate::ExportOptions) -> ModelBuilder {
         let mut fbb = FlatBufferBuilder::new();
         // Buffer 0 is the empty buffer every non-constant tensor points at.
         let empty = tflite::Buffer::create(&mut fbb, &tflite::BufferArgs { data: None });
@@ -130,7 +132,27 @@ impl ModelBuilder {
             data_bytes: 0,
             ops: Vec::new(),
             values: BTreeMap::new(),
+            float16_weights: opts.float16_weights,
         }
+    }
+
+    /// Whether a constant is stored as float16 and widened by a DEQUANTIZE: with
+    /// `float16_weights`, every float32 constant of more than one element (weights, biases,
+    /// per-channel operands). Scalars stay float32: they save nothing and cost an op.
+    fn stored_as_f16(&self, t: &Tensor) -> bool {
+        self.float16_weights && t.dtype() == DType::F32 && t.len() > 1
+    }
+
+    /// A float16 constant holding `t`, widened to a new float32 tensor by a DEQUANTIZE (the
+    /// pattern TFLite's float16 quantization writes; XNNPACK folds it into the consumer).
+    fn f16_constant(&mut self, name: String, t: &Tensor) -> Result<i32, TfliteError> {
+        let half = t.cast(DType::F16);
+        let buffer = self.add_buffer(&half.to_le_bytes())?;
+        let stored = self.push_tensor(name.clone(), tflite::TensorType::FLOAT16, t.shape(), buffer)?;
+        let wide_name = self.unique_name(&format!("{name}/dequantize"));
+        let wide = self.push_tensor(wide_name, tflite::TensorType::FLOAT32, t.shape(), 0)?;
+        crate::ops::cast::dequantize_f16(self, stored, wide);
+        Ok(wide)
     }
 
     /// Reserve the names of all IR values so that helper tensors never take one.
@@ -215,6 +237,11 @@ impl ModelBuilder {
             )));
         }
         let v = g.value(id);
+        if let Some(c) = v.constant.as_ref().filter(|c| self.stored_as_f16(c)) {
+            let t = self.f16_constant(v.name.clone(), c)?;
+            self.values.insert(id, t);
+            return Ok(t);
+        }
         let buffer = match &v.constant {
             Some(c) => self.add_buffer(&c.to_le_bytes())?,
             None => 0,
@@ -237,8 +264,11 @@ impl ModelBuilder {
 
     /// A new constant tensor holding `t`.
     pub(crate) fn constant(&mut self, name: &str, t: &Tensor) -> Result<i32, TfliteError> {
-        let buffer = self.add_buffer(&t.to_le_bytes())?;
         let name = self.unique_name(name);
+        if self.stored_as_f16(t) {
+            return self.f16_constant(name, t);
+        }
+        let buffer = self.add_buffer(&t.to_le_bytes())?;
         self.push_tensor(name, tfl_dtype(t.dtype()), t.shape(), buffer)
     }
 

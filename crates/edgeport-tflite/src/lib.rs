@@ -22,9 +22,14 @@ mod weights;
 
 use edgeport_ir::Graph;
 
-/// Options for `export`. Empty for now; quantization settings go here.
+/// Options for `export`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ExportOptions {}
+pub struct ExportOptions {
+    /// Float16 weights: every float32 constant of more than one element is stored as float16
+    /// and widened to float32 by a DEQUANTIZE, as TFLite's float16 quantization does (half the
+    /// size; compute stays float32, or float16 where a delegate chooses).
+    pub float16_weights: bool,
+}
 
 /// Errors raised by `export`.
 #[derive(thiserror::Error, Debug, Clone, PartialEq)]
@@ -54,9 +59,8 @@ fn describe(nodes: &[(String, String, String)]) -> String {
 
 /// Export `graph` to the bytes of a `.tflite` model.
 pub fn export(graph: &Graph, opts: &ExportOptions) -> Result<Vec<u8>, TfliteError> {
-    let _ = opts;
     builder::check_size(graph)?;
-    let mut b = builder::ModelBuilder::new();
+    let mut b = builder::ModelBuilder::new(opts);
     legalize::lower(graph, &mut b)?;
     b.finish(graph)
 }
