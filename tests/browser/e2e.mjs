@@ -131,10 +131,11 @@ async function assertNoError() {
 }
 
 /** Sets the target and its options the way a person would. */
-async function choose({ to = "tflite", nhwc = false, ios = null, precision = null, shapes = null }) {
+async function choose({ to = "tflite", nhwc = false, fp16 = false, ios = null, precision = null, shapes = null }) {
   await $(`target-${to}`).check();
   if (to === "tflite") {
     await (nhwc ? $("opt-nhwc").check() : $("opt-nhwc").uncheck());
+    await (fp16 ? $("opt-fp16-weights").check() : $("opt-fp16-weights").uncheck());
   } else {
     await $("opt-coreml-target").selectOption(ios ?? "ios16");
     await $(`opt-${precision ?? "fp16"}`).check();
@@ -231,6 +232,10 @@ await step("mobilenetv2 -> .tflite equals the CLI", async () => {
 });
 await step("mobilenetv2 -> .tflite --nhwc-io equals the CLI", async () => {
   await convertAndCompare(mnv2, { to: "tflite", nhwc: true }, ["--to", "tflite", "--nhwc-io"], "mobilenetv2.tflite");
+});
+await step("mobilenetv2 -> .tflite with float16 weights (--quantize fp16) equals the CLI", async () => {
+  const got = await convertAndCompare(mnv2, { to: "tflite", fp16: true }, ["--to", "tflite", "--quantize", "fp16"], "mobilenetv2.tflite");
+  assert.ok(got.length < 1_400_000, `${got.length} bytes: about half the float32 file`);
 });
 await step("mobilenetv2 -> .mlpackage.zip (iOS16, fp16 defaults) equals the CLI", async () => {
   await convertAndCompare(mnv2, { to: "coreml" }, ["--to", "coreml"], "mobilenetv2.mlpackage.zip");

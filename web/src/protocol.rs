@@ -154,6 +154,9 @@ pub struct Options {
     pub coreml_target: Option<Ios>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<Precision>,
+    /// `fp16`: TFLite weights stored as float16 (the engine's `Quantize`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantize: Option<String>,
 }
 
 #[cfg(feature = "engine")]

@@ -49,6 +49,8 @@ impl Model {
 pub struct Choices {
     pub target: Format,
     pub nhwc_io: bool,
+    /// TFLite: float16 weights (DEQUANTIZE to float32).
+    pub fp16_weights: bool,
     pub coreml_target: Ios,
     pub precision: Precision,
     /// The input-shape field as typed.
@@ -60,6 +62,7 @@ impl Default for Choices {
         Choices {
             target: Format::Tflite,
             nhwc_io: false,
+            fp16_weights: false,
             coreml_target: Ios::Ios16,
             precision: Precision::Fp16,
             shapes: String::new(),
@@ -74,7 +77,10 @@ impl Choices {
         let input_shapes = parse_shapes(&self.shapes)?;
         let mut o = Options { to: self.target, input_shapes, ..Options::default() };
         match self.target {
-            Format::Tflite => o.nhwc_io = self.nhwc_io,
+            Format::Tflite => {
+                o.nhwc_io = self.nhwc_io;
+                o.quantize = self.fp16_weights.then(|| "fp16".to_string());
+            }
             Format::Coreml => {
                 o.coreml_target = Some(self.coreml_target);
                 o.precision = Some(self.precision);

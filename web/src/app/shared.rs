@@ -99,6 +99,7 @@ impl App {
             self.choices = Choices {
                 target: o.to,
                 nhwc_io: o.nhwc_io,
+                fp16_weights: o.quantize.as_deref() == Some("fp16") && o.to == Format::Tflite,
                 coreml_target: o.coreml_target.unwrap_or(self.choices.coreml_target),
                 precision: o.precision.unwrap_or(self.choices.precision),
                 shapes: shapes_text(o),

@@ -123,6 +123,10 @@ fn target_card(app: &App, ctx: &Context<App>) -> Html {
         let on = checked(&e);
         Msg::Choose(Box::new(move |c: &mut Choices| c.nhwc_io = on))
     });
+    let on_fp16 = link.callback(|e: Event| {
+        let on = checked(&e);
+        Msg::Choose(Box::new(move |c: &mut Choices| c.fp16_weights = on))
+    });
     let on_ios = link.callback(|e: Event| {
         let v = select_value(&e);
         Msg::Choose(Box::new(move |c: &mut Choices| c.coreml_target = Ios::from_key(&v).unwrap_or_default()))
@@ -163,6 +167,10 @@ fn target_card(app: &App, ctx: &Context<App>) -> Html {
                     <label class="check">
                         <input type="checkbox" data-testid="opt-nhwc" checked={c.nhwc_io} onchange={on_nhwc} />
                         <span>{ "NHWC interface" }<span class="muted">{ " — image inputs and outputs channels-last, as TFLite apps expect" }</span></span>
+                    </label>
+                    <label class="check">
+                        <input type="checkbox" data-testid="opt-fp16-weights" checked={c.fp16_weights} onchange={on_fp16} />
+                        <span>{ "Float16 weights" }<span class="muted">{ " — half the size; weights widened to float32 at load (TFLite float16 quantization)" }</span></span>
                     </label>
                 } else {
                     <div class="row">
