@@ -11,9 +11,10 @@ use super::{App, Busy, Msg, Place, format};
 use crate::protocol::{MeasureOptions, Measurement};
 
 /// The variants the panel offers, with what each is.
-const VARIANTS: [(&str, &str); 2] = [
+const VARIANTS: [(&str, &str); 3] = [
     ("fp32", "the original float32 model"),
-    ("fp16", "weights stored as float16, computed in float32 (TFLite float16, Core ML fp16 weights)"),
+    ("fp16", "weights stored as float16, computed in float32 (TFLite float16 weights)"),
+    ("coreml-fp16", "weights and intermediates in float16 where an fp16 Core ML program keeps them"),
 ];
 
 #[derive(Clone, PartialEq)]
@@ -27,7 +28,8 @@ pub struct MeasureState {
 
 impl Default for MeasureState {
     fn default() -> Self {
-        MeasureState { variants: VARIANTS.iter().map(|v| v.0.to_string()).collect(), runs: 20, result: None, progress: None }
+        // fp32 and fp16 by default; coreml-fp16 on request.
+        MeasureState { variants: VARIANTS[..2].iter().map(|v| v.0.to_string()).collect(), runs: 20, result: None, progress: None }
     }
 }
 
