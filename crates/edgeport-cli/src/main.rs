@@ -62,8 +62,10 @@ enum Command {
         #[arg(long)]
         nhwc_io: bool,
         /// Quantize: fp16 stores TFLite weights as float16 (DEQUANTIZE to float32, as TFLite's
-        /// float16 quantization) and makes a Core ML program fp16.
-        #[arg(long, value_parser = ["fp16"])]
+        /// float16 quantization) and makes a Core ML program fp16; int8-weights stores conv and
+        /// matmul weights as per-channel int8 (Core ML iOS16+: constexpr_affine_dequantize,
+        /// iOS18: constexpr_blockwise_shift_scale).
+        #[arg(long, value_parser = ["fp16", "int8-weights"])]
         quantize: Option<String>,
         #[command(flatten)]
         coreml: CoremlArgs,

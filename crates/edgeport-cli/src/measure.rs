@@ -21,6 +21,10 @@ pub struct RuntimeArgs {
     /// (weights and intermediates in float16 as an fp16 Core ML program stores them).
     #[arg(long, default_value = "fp32", value_parser = ["fp32", "original", "fp16", "coreml-fp16"])]
     variant: String,
+    /// Weight quantization to run with: int8-weights (per-channel int8 decoding of the conv and
+    /// matmul weights, as `convert --quantize int8-weights` stores them).
+    #[arg(long, value_parser = ["int8-weights"])]
+    quantize: Option<String>,
     /// Threads for matrix products (native CPU backend).
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -37,6 +41,7 @@ impl RuntimeArgs {
             input_shapes: self.input_shapes.iter().cloned().collect(),
             threads: self.threads,
             fp32_ops: None,
+            quantize: self.quantize.as_deref().map(str::parse).transpose()?,
         })
     }
 }

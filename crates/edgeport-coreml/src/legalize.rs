@@ -140,9 +140,16 @@ pub(crate) fn lower(g: &Graph, opts: &ExportOptions) -> Result<Lowered, CoremlEr
     for &o in &g.outputs {
         is_output[o.0 as usize] = true;
     }
+    if opts.int8_weights && opts.target < crate::Target::Ios16 {
+        return Err(CoremlError::BadOption(format!(
+            "int8 weights need iOS16 or later (constexpr_affine_dequantize); the target is {}",
+            opts.target
+        )));
+    }
     let mut cx = Lower {
         g,
         mil: Mil::new(opts.target),
+        int8_weights: opts.int8_weights,
         compute: base,
         base,
         fp32,
@@ -259,6 +266,8 @@ fn io_dtype(d: DType, target: Target) -> Result<DataType, String> {
 struct Lower<'g> {
     g: &'g Graph,
     mil: Mil,
+    /// Store int8-grid weights as int8 (`ExportOptions::int8_weights`).
+    int8_weights: bool,
     /// MIL type of float32 IR values in the node being lowered.
     compute: DataType,
     /// The program's precision (MIL type of float32 IR values outside the fp32 nodes).
@@ -502,6 +511,15 @@ impl<'g> Lower<'g> {
 
     /// A const op holding `t` converted to `dtype`.
     fn const_tensor(&mut self, base: &str, t: &Tensor, dtype: DataType) -> R<Var> {
+        // Weights the int8 pass put on a grid are stored as int8; anything else stays float.
+        if self.int8_weights
+            && dtype.is_float()
+            && t.dtype().is_float()
+            && t.len() >= edgeport_quant::weights::MIN_ELEMENTS
+            && let Some(q) = edgeport_quant::int8::recover(&t.to_f32_vec(), t.shape())
+        {
+            return self.mil.int8_constant(base, t.shape(), &q, dtype);
+        }
         let data = convert(t, dtype)?;
         self.mil.constant(base, t.shape(), data)
     }

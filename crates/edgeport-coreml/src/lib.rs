@@ -149,6 +149,10 @@ pub struct ExportOptions {
     pub metadata: Metadata,
     /// Base name of the package directory (`<name>.mlpackage`); sanitized for file systems.
     pub name: String,
+    /// Store weights whose values sit on an int8 per-channel grid (the `edgeport-quant` int8
+    /// pass put them there) as int8: `constexpr_affine_dequantize` (iOS16/17) or
+    /// `constexpr_blockwise_shift_scale` (iOS18). Needs iOS16 or later.
+    pub int8_weights: bool,
 }
 
 impl Default for ExportOptions {
@@ -159,6 +163,7 @@ impl Default for ExportOptions {
             fp32_ops: Fp32Ops::default(),
             metadata: Metadata::default(),
             name: "model".into(),
+            int8_weights: false,
         }
     }
 }

@@ -285,6 +285,59 @@ impl Mil {
         })
     }
 
+    /// Weights stored as int8 with per-channel scales of type `dtype`, decoded at load time:
+    /// `constexpr_affine_dequantize` (iOS16/17; parameters are attributes) or
+    /// `constexpr_blockwise_shift_scale` (iOS18; parameters are value-bound inputs, the scale
+    /// has the data's rank with one block per channel).
+    pub fn int8_constant(&mut self, base: &str, shape: &[usize], q: &edgeport_quant::int8::Int8, dtype: DataType) -> R<Var> {
+        let n: usize = shape.iter().product();
+        let channels = shape.get(q.axis).copied().unwrap_or(0);
+        if q.q.len() != n || q.scales.len() != channels {
+            return Err(invalid(format!("int8 const '{base}' does not match its shape {shape:?}")));
+        }
+        let name = self.fresh(base);
+        let data = self.value(shape, ConstData::I8(q.q.clone()))?;
+        let mut attributes = BTreeMap::new();
+        attributes.insert("name".to_string(), proto::string_value(&name));
+        let mut inputs = BTreeMap::new();
+        let op = if self.target >= Target::Ios18 {
+            let mut scale_shape = vec![1; shape.len()];
+            scale_shape[q.axis] = channels;
+            let scale = self.value(&scale_shape, ConstData::float(&q.scales, dtype))?;
+            inputs.insert("data".to_string(), proto::argument_value(data));
+            inputs.insert("scale".to_string(), proto::argument_value(scale));
+            "constexpr_blockwise_shift_scale"
+        } else {
+            let axis = i32::try_from(q.axis).map_err(|_| invalid("int8 axis out of range"))?;
+            attributes.insert("quantized_data".to_string(), data);
+            attributes.insert("zero_point".to_string(), proto::immediate(DataType::Int8, &[], ConstData::I8(vec![0]).immediate()));
+            attributes.insert("scale".to_string(), self.value(&[channels], ConstData::float(&q.scales, dtype))?);
+            attributes.insert("axis".to_string(), proto::immediate(DataType::Int32, &[], ConstData::I32(vec![axis]).immediate()));
+            "constexpr_affine_dequantize"
+        };
+        self.ops.push(proto::Operation {
+            r#type: op.into(),
+            inputs,
+            outputs: vec![proto::named(&name, dtype, shape)],
+            blocks: Vec::new(),
+            attributes,
+        });
+        Ok(Var { name, dtype, shape: shape.to_vec() })
+    }
+
+    /// A tensor value: in the weight file when large, immediate otherwise.
+    fn value(&mut self, shape: &[usize], data: ConstData) -> R<proto::Value> {
+        let n: usize = shape.iter().product();
+        let dtype = data.dtype();
+        Ok(match data.blob().filter(|_| n >= BLOB_MIN_ELEMENTS) {
+            Some((bdt, bytes)) => {
+                let offset = self.blobs.add(bdt, &bytes)?;
+                proto::blob_value(dtype, shape, WEIGHT_FILE, offset)
+            }
+            None => proto::immediate(dtype, shape, data.immediate()),
+        })
+    }
+
     /// A small const that always stays immediate (op parameters).
     fn param(&mut self, base: &str, shape: &[usize], data: ConstData) -> R<Var> {
         let dtype = data.dtype();

@@ -491,6 +491,15 @@ pub fn named(name: &str, dtype: DataType, shape: &[usize]) -> NamedValueType {
     }
 }
 
+/// An argument bound to one inline value (iOS18 constexpr ops take their data this way).
+pub fn argument_value(value: Value) -> Argument {
+    Argument {
+        arguments: vec![argument::Binding {
+            binding: Some(argument::binding::Binding::Value(value)),
+        }],
+    }
+}
+
 /// An argument bound to the values named `names` (one for plain inputs, several for tuples).
 pub fn argument_names<S: AsRef<str>>(names: &[S]) -> Argument {
     Argument {

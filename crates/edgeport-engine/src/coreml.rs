@@ -139,6 +139,7 @@ pub(crate) fn export(
             Some(Precision::Fp16) | None => edgeport_coreml::Precision::Fp16,
         },
         fp32_ops: fp32_ops(opts.fp32_ops.as_deref()),
+        int8_weights: opts.quantize == Some(crate::Quantize::Int8Weights),
         metadata: edgeport_coreml::Metadata {
             author: m.author.clone().unwrap_or_default(),
             short_description: m.description.clone().unwrap_or_default(),

@@ -76,7 +76,8 @@ pub struct ConvertOptions {
     /// Model metadata (author, description, version, license, user-defined keys); Core ML only.
     pub metadata: ModelMetadata,
     /// Quantization: `fp16` stores TFLite weights as float16 behind DEQUANTIZE ops (as TFLite's
-    /// float16 quantization does) and makes a Core ML program fp16.
+    /// float16 quantization does) and makes a Core ML program fp16; `int8-weights` stores
+    /// convolution and matmul weights as per-channel symmetric int8 (Core ML, iOS16+).
     pub quantize: Option<Quantize>,
 }
 
@@ -85,6 +86,16 @@ pub struct ConvertOptions {
 #[serde(rename_all = "kebab-case")]
 pub enum Quantize {
     Fp16,
+    Int8Weights,
+}
+
+impl Quantize {
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantize::Fp16 => "fp16",
+            Quantize::Int8Weights => "int8-weights",
+        }
+    }
 }
 
 impl std::str::FromStr for Quantize {
@@ -92,7 +103,8 @@ impl std::str::FromStr for Quantize {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "fp16" => Ok(Quantize::Fp16),
-            other => Err(EngineError::options(format!("unknown quantization '{other}' (supported: fp16)"))),
+            "int8-weights" => Ok(Quantize::Int8Weights),
+            other => Err(EngineError::options(format!("unknown quantization '{other}' (supported: fp16, int8-weights)"))),
         }
     }
 }
@@ -172,6 +184,12 @@ fn check_options(opts: &ConvertOptions) -> Result<(), EngineError> {
             )));
         }
     }
+    if opts.target == Target::Tflite && opts.quantize == Some(Quantize::Int8Weights) {
+        return Err(EngineError::new(
+            ErrorCode::Unsupported,
+            "quantize int8-weights is not available for tflite yet (it needs TFLite's hybrid kernels); use fp16, or --to coreml",
+        ));
+    }
     if opts.target == Target::Coreml && opts.quantize == Some(Quantize::Fp16) && opts.precision == Some(Precision::Fp32) {
         return Err(EngineError::options("quantize fp16 makes a Core ML program fp16; it contradicts precision fp32"));
     }
@@ -196,6 +214,9 @@ pub fn convert(model: &[u8], opts: &ConvertOptions, progress: &mut dyn FnMut(Sta
     let mut graph = imported.graph;
     progress(Stage::Optimize);
     edgeport_passes::optimize(&mut graph)?;
+    if opts.quantize == Some(Quantize::Int8Weights) {
+        edgeport_quant::int8::quantize_weights(&mut graph);
+    }
     let stem = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
     let mut directory = None;
     let bytes = match opts.target {

@@ -29,7 +29,8 @@ pub fn artifact_variant(opts: &ConvertOptions) -> RunOptions {
         (Target::Tflite, _, Some(Quantize::Fp16)) => (Variant::Fp16, None),
         _ => (Variant::Fp32, None),
     };
-    RunOptions { variant, fp32_ops, input_shapes: opts.input_shapes.clone(), ..RunOptions::default() }
+    let quantize = opts.quantize.filter(|q| *q == Quantize::Int8Weights);
+    RunOptions { variant, fp32_ops, quantize, input_shapes: opts.input_shapes.clone(), ..RunOptions::default() }
 }
 
 /// Records a conversion, and with `fidelity` the artifact's variant against the float original
@@ -42,7 +43,7 @@ pub fn add_conversion(report: &mut Report, model: &[u8], opts: &ConvertOptions, 
         size: artifact.size,
     });
     let run = artifact_variant(opts);
-    if fidelity && run.variant != Variant::Fp32 {
+    if fidelity && (run.variant != Variant::Fp32 || run.quantize.is_some()) {
         let f = crate::runtime::fidelity(model, &run, None)?;
         report.fidelity.retain(|x| x.variant != f.variant);
         report.fidelity.push(f);

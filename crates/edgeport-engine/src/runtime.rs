@@ -98,6 +98,9 @@ pub struct RunOptions {
     pub threads: usize,
     /// coreml-fp16 only: the nodes that stay float32, as `ConvertOptions::fp32_ops`.
     pub fp32_ops: Option<Vec<String>>,
+    /// Weight quantization applied before the variant: `int8-weights` runs the weights as their
+    /// int8 per-channel decoding. (`fp16` is the fp16 variant.)
+    pub quantize: Option<crate::Quantize>,
 }
 
 /// A model ready to run.
@@ -127,6 +130,15 @@ pub fn load(model: &[u8], options: &RunOptions) -> Result<Runner, EngineError> {
     let imported = edgeport_onnx::import(model, &import_opts)?;
     let mut graph = imported.graph;
     edgeport_passes::optimize(&mut graph)?;
+    match options.quantize {
+        Some(crate::Quantize::Int8Weights) => {
+            edgeport_quant::int8::quantize_weights(&mut graph);
+        }
+        Some(crate::Quantize::Fp16) => {
+            return Err(EngineError::options("quantize fp16 runs as the fp16 variant (variant fp16)"));
+        }
+        None => {}
+    }
     if options.fp32_ops.is_some() && options.variant != Variant::CoremlFp16 {
         return Err(EngineError::options("fp32_ops applies to the coreml-fp16 variant only"));
     }
@@ -323,13 +335,17 @@ pub fn fidelity(
         }
     };
     let reference = samples.iter().map(|s| runner.run(s).map(|o| o.outputs)).collect::<Result<Vec<_>, _>>()?;
-    if options.variant != Variant::Fp32 {
+    if options.variant != Variant::Fp32 || options.quantize.is_some() {
         runner = load(model, options)?;
     }
     let got = samples.iter().map(|s| runner.run(s).map(|o| o.outputs)).collect::<Result<Vec<_>, _>>()?;
+    let (variant, method) = match options.quantize {
+        Some(q) => (format!("{}+{}", q.name(), options.variant.name()), format!("{}; {} weights", options.variant.method(), q.name())),
+        None => (options.variant.name().to_string(), options.variant.method().to_string()),
+    };
     Ok(edgeport_report::Fidelity {
-        variant: options.variant.name().to_string(),
-        method: options.variant.method().to_string(),
+        variant,
+        method,
         inputs: if inputs.is_some() { "given" } else { "generated" }.to_string(),
         samples: samples.len(),
         outputs: agreement_over(&reference, &got),
