@@ -131,7 +131,7 @@ async function assertNoError() {
 }
 
 /** Sets the target and its options the way a person would. */
-async function choose({ to = "tflite", nhwc = false, fp16 = false, ios = null, precision = null, shapes = null }) {
+async function choose({ to = "tflite", nhwc = false, fp16 = false, int8 = false, ios = null, precision = null, shapes = null }) {
   await $(`target-${to}`).check();
   if (to === "tflite") {
     await (nhwc ? $("opt-nhwc").check() : $("opt-nhwc").uncheck());
@@ -139,6 +139,7 @@ async function choose({ to = "tflite", nhwc = false, fp16 = false, ios = null, p
   } else {
     await $("opt-coreml-target").selectOption(ios ?? "ios16");
     await $(`opt-${precision ?? "fp16"}`).check();
+    await (int8 ? $("opt-int8-weights").check() : $("opt-int8-weights").uncheck());
   }
   if (shapes !== null) await $("opt-input-shapes").fill(shapes);
 }
@@ -240,6 +241,9 @@ await step("mobilenetv2 -> .tflite with float16 weights (--quantize fp16) equals
 await step("mobilenetv2 -> .mlpackage.zip (iOS16, fp16 defaults) equals the CLI", async () => {
   await convertAndCompare(mnv2, { to: "coreml" }, ["--to", "coreml"], "mobilenetv2.mlpackage.zip");
   await page.screenshot({ path: path.join(shots, "result-coreml.png") });
+});
+await step("mobilenetv2 -> .mlpackage.zip with int8 weights (--quantize int8-weights) equals the CLI", async () => {
+  await convertAndCompare(mnv2, { to: "coreml", int8: true }, ["--to", "coreml", "--target", "ios16", "--precision", "fp16", "--quantize", "int8-weights"], "mobilenetv2.mlpackage.zip");
 });
 await step("mobilenetv2 -> .mlpackage.zip fp32 equals the CLI", async () => {
   await convertAndCompare(mnv2, { to: "coreml", precision: "fp32" }, ["--to", "coreml", "--precision", "fp32"], "mobilenetv2.mlpackage.zip");

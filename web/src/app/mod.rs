@@ -51,6 +51,8 @@ pub struct Choices {
     pub nhwc_io: bool,
     /// TFLite: float16 weights (DEQUANTIZE to float32).
     pub fp16_weights: bool,
+    /// Core ML: per-channel int8 weights (iOS16+).
+    pub int8_weights: bool,
     pub coreml_target: Ios,
     pub precision: Precision,
     /// The input-shape field as typed.
@@ -63,6 +65,7 @@ impl Default for Choices {
             target: Format::Tflite,
             nhwc_io: false,
             fp16_weights: false,
+            int8_weights: false,
             coreml_target: Ios::Ios16,
             precision: Precision::Fp16,
             shapes: String::new(),
@@ -84,6 +87,9 @@ impl Choices {
             Format::Coreml => {
                 o.coreml_target = Some(self.coreml_target);
                 o.precision = Some(self.precision);
+                if self.int8_weights && self.coreml_target != Ios::Ios15 {
+                    o.quantize = Some("int8-weights".to_string());
+                }
             }
         }
         Ok(o)

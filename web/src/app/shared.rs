@@ -100,6 +100,7 @@ impl App {
                 target: o.to,
                 nhwc_io: o.nhwc_io,
                 fp16_weights: o.quantize.as_deref() == Some("fp16") && o.to == Format::Tflite,
+                int8_weights: o.quantize.as_deref() == Some("int8-weights") && o.to == Format::Coreml,
                 coreml_target: o.coreml_target.unwrap_or(self.choices.coreml_target),
                 precision: o.precision.unwrap_or(self.choices.precision),
                 shapes: shapes_text(o),

@@ -127,6 +127,10 @@ fn target_card(app: &App, ctx: &Context<App>) -> Html {
         let on = checked(&e);
         Msg::Choose(Box::new(move |c: &mut Choices| c.fp16_weights = on))
     });
+    let on_int8 = link.callback(|e: Event| {
+        let on = checked(&e);
+        Msg::Choose(Box::new(move |c: &mut Choices| c.int8_weights = on))
+    });
     let on_ios = link.callback(|e: Event| {
         let v = select_value(&e);
         Msg::Choose(Box::new(move |c: &mut Choices| c.coreml_target = Ios::from_key(&v).unwrap_or_default()))
@@ -198,6 +202,11 @@ fn target_card(app: &App, ctx: &Context<App>) -> Html {
                             </div>
                         </div>
                     </div>
+                    <label class="check">
+                        <input type="checkbox" data-testid="opt-int8-weights" checked={c.int8_weights} onchange={on_int8}
+                            disabled={c.coreml_target == Ios::Ios15} />
+                        <span>{ "Int8 weights" }<span class="muted">{ " — per-channel int8 conv and matmul weights, about half an fp16 package (iOS 16+)" }</span></span>
+                    </label>
                 }
                 </div>
                 <div class={classes!("field", "shapes", needs_shape.is_some().then_some("attention"))}>
