@@ -157,6 +157,10 @@ pub struct Options {
     /// `fp16`: TFLite weights stored as float16 (the engine's `Quantize`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantize: Option<String>,
+    /// The engine's `Palettize` (`{"bits": 4, "mode": "kmeans"}`), carried through unchanged so
+    /// a share link re-runs the same conversion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub palettize: Option<serde_json::Value>,
 }
 
 #[cfg(feature = "engine")]

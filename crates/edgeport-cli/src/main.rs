@@ -67,6 +67,10 @@ enum Command {
         /// iOS18: constexpr_blockwise_shift_scale).
         #[arg(long, value_parser = ["fp16", "int8-weights"])]
         quantize: Option<String>,
+        /// Palettize weights: a table of 2^BITS values per weight (BITS 1, 2, 3, 4, 6 or 8;
+        /// k-means by default, or uniform), Core ML constexpr_lut_to_dense (iOS16/17).
+        #[arg(long, value_name = "BITS[:kmeans|uniform]")]
+        palettize: Option<String>,
         #[command(flatten)]
         coreml: CoremlArgs,
         #[command(flatten)]
@@ -204,11 +208,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Convert { model, to, output, nhwc_io, quantize, coreml, report } => {
+        Command::Convert { model, to, output, nhwc_io, quantize, palettize, coreml, report } => {
             let target: Target = to.parse()?;
             let mut opts = options(&model, target, nhwc_io);
             coreml_options(&mut opts, coreml)?;
             opts.quantize = quantize.as_deref().map(str::parse).transpose()?;
+            opts.palettize = palettize.as_deref().map(str::parse).transpose()?;
             let bytes = read_model(&model.model)?;
             let progress = indicatif::ProgressBar::new_spinner();
             progress.enable_steady_tick(std::time::Duration::from_millis(120));

@@ -25,6 +25,9 @@ pub struct RuntimeArgs {
     /// matmul weights, as `convert --quantize int8-weights` stores them).
     #[arg(long, value_parser = ["int8-weights"])]
     quantize: Option<String>,
+    /// Palettized weights to run with, as `convert --palettize` stores them.
+    #[arg(long, value_name = "BITS[:kmeans|uniform]")]
+    palettize: Option<String>,
     /// Threads for matrix products (native CPU backend).
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -42,6 +45,7 @@ impl RuntimeArgs {
             threads: self.threads,
             fp32_ops: None,
             quantize: self.quantize.as_deref().map(str::parse).transpose()?,
+            palettize: self.palettize.as_deref().map(str::parse).transpose()?,
         })
     }
 }

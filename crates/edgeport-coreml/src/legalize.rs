@@ -146,10 +146,17 @@ pub(crate) fn lower(g: &Graph, opts: &ExportOptions) -> Result<Lowered, CoremlEr
             opts.target
         )));
     }
+    if opts.palette_bits.is_some() && opts.target < crate::Target::Ios16 {
+        return Err(CoremlError::BadOption(format!(
+            "palettized weights need iOS16 or later (constexpr_lut_to_dense); the target is {}",
+            opts.target
+        )));
+    }
     let mut cx = Lower {
         g,
         mil: Mil::new(opts.target),
         int8_weights: opts.int8_weights,
+        palette_bits: opts.palette_bits,
         compute: base,
         base,
         fp32,
@@ -268,6 +275,8 @@ struct Lower<'g> {
     mil: Mil,
     /// Store int8-grid weights as int8 (`ExportOptions::int8_weights`).
     int8_weights: bool,
+    /// Store weights with at most `2^bits` distinct values as a table (`ExportOptions::palette_bits`).
+    palette_bits: Option<u8>,
     /// MIL type of float32 IR values in the node being lowered.
     compute: DataType,
     /// The program's precision (MIL type of float32 IR values outside the fp32 nodes).
@@ -519,6 +528,14 @@ impl<'g> Lower<'g> {
             && let Some(q) = edgeport_quant::int8::recover(&t.to_f32_vec(), t.shape())
         {
             return self.mil.int8_constant(base, t.shape(), &q, dtype);
+        }
+        if let Some(bits) = self.palette_bits
+            && dtype.is_float()
+            && t.dtype().is_float()
+            && t.len() >= edgeport_quant::weights::MIN_ELEMENTS
+            && let Some(p) = edgeport_quant::palette::recover(&t.to_f32_vec(), bits)
+        {
+            return self.mil.palette_constant(base, t.shape(), &p, dtype);
         }
         let data = convert(t, dtype)?;
         self.mil.constant(base, t.shape(), data)

@@ -153,6 +153,10 @@ pub struct ExportOptions {
     /// pass put them there) as int8: `constexpr_affine_dequantize` (iOS16/17) or
     /// `constexpr_blockwise_shift_scale` (iOS18). Needs iOS16 or later.
     pub int8_weights: bool,
+    /// Store weights that hold at most `2^bits` distinct values (the `edgeport-quant` palette
+    /// pass made them so) as a lookup table and packed indices (`constexpr_lut_to_dense`,
+    /// iOS16/17).
+    pub palette_bits: Option<u8>,
 }
 
 impl Default for ExportOptions {
@@ -164,6 +168,7 @@ impl Default for ExportOptions {
             metadata: Metadata::default(),
             name: "model".into(),
             int8_weights: false,
+            palette_bits: None,
         }
     }
 }

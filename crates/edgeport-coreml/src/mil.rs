@@ -47,6 +47,9 @@ pub enum ConstData {
     I32(Vec<i32>),
     I8(Vec<i8>),
     U8(Vec<u8>),
+    /// Written as little-endian `bytes`, where coremltools' loader reads uint32 (shapes of
+    /// constexpr ops).
+    U32(Vec<u32>),
     Bool(Vec<bool>),
     Str(String),
 }
@@ -59,6 +62,7 @@ impl ConstData {
             ConstData::I32(_) => DataType::Int32,
             ConstData::I8(_) => DataType::Int8,
             ConstData::U8(_) => DataType::Uint8,
+            ConstData::U32(_) => DataType::Uint32,
             ConstData::Bool(_) => DataType::Bool,
             ConstData::Str(_) => DataType::String,
         }
@@ -71,6 +75,7 @@ impl ConstData {
             ConstData::I32(v) => v.len(),
             ConstData::I8(v) => v.len(),
             ConstData::U8(v) => v.len(),
+            ConstData::U32(v) => v.len(),
             ConstData::Bool(v) => v.len(),
             ConstData::Str(_) => 1,
         }
@@ -115,6 +120,7 @@ impl ConstData {
                 values: v.iter().map(|&x| x as u8).collect(),
             }),
             ConstData::U8(values) => Value::Bytes(RepeatedBytes { values }),
+            ConstData::U32(v) => Value::Bytes(RepeatedBytes { values: v.iter().flat_map(|x| x.to_le_bytes()).collect() }),
             ConstData::Bool(values) => Value::Bools(RepeatedBools { values }),
             ConstData::Str(s) => Value::Strings(RepeatedStrings { values: vec![s] }),
         }
@@ -318,6 +324,38 @@ impl Mil {
         self.ops.push(proto::Operation {
             r#type: op.into(),
             inputs,
+            outputs: vec![proto::named(&name, dtype, shape)],
+            blocks: Vec::new(),
+            attributes,
+        });
+        Ok(Var { name, dtype, shape: shape.to_vec() })
+    }
+
+    /// Palettized weights decoded at load time: `constexpr_lut_to_dense` in its iOS16 form
+    /// (indices packed least significant bit first into uint8, a 1-D table of type `dtype`, the
+    /// shape as uint32), which iOS18 replaced with typed sub-byte indices.
+    pub fn palette_constant(&mut self, base: &str, shape: &[usize], p: &edgeport_quant::palette::Palette, dtype: DataType) -> R<Var> {
+        if self.target >= Target::Ios18 {
+            return unsupported("palettized weights for iOS18 (its constexpr_lut_to_dense takes typed indices); choose target ios17 or earlier");
+        }
+        if ![1, 2, 4, 6, 8].contains(&p.bits) {
+            return unsupported(format!("{}-bit palettes need iOS18; iOS16/17 tables have 1, 2, 4, 6 or 8 bits", p.bits));
+        }
+        let n: usize = shape.iter().product();
+        if p.indices.len() != n {
+            return Err(invalid(format!("palettized const '{base}' does not match its shape {shape:?}")));
+        }
+        let dims = shape.iter().map(|&d| u32::try_from(d).map_err(|_| invalid("dimension beyond uint32"))).collect::<R<Vec<u32>>>()?;
+        let name = self.fresh(base);
+        let packed = edgeport_quant::palette::pack(&p.indices, p.bits);
+        let mut attributes = BTreeMap::new();
+        attributes.insert("name".to_string(), proto::string_value(&name));
+        attributes.insert("indices".to_string(), self.value(&[packed.len()], ConstData::U8(packed))?);
+        attributes.insert("lut".to_string(), self.value(&[p.lut.len()], ConstData::float(&p.lut, dtype))?);
+        attributes.insert("shape".to_string(), proto::immediate(DataType::Uint32, &[dims.len()], ConstData::U32(dims).immediate()));
+        self.ops.push(proto::Operation {
+            r#type: "constexpr_lut_to_dense".into(),
+            inputs: BTreeMap::new(),
             outputs: vec![proto::named(&name, dtype, shape)],
             blocks: Vec::new(),
             attributes,

@@ -79,6 +79,75 @@ pub struct ConvertOptions {
     /// float16 quantization does) and makes a Core ML program fp16; `int8-weights` stores
     /// convolution and matmul weights as per-channel symmetric int8 (Core ML, iOS16+).
     pub quantize: Option<Quantize>,
+    /// Palettization: weights take their values from a table of `2^bits` entries (Core ML,
+    /// iOS16/17 `constexpr_lut_to_dense`).
+    pub palettize: Option<Palettize>,
+}
+
+/// `--palettize BITS[:kmeans|uniform]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Palettize {
+    pub bits: u8,
+    #[serde(default)]
+    pub mode: PaletteMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaletteMode {
+    #[default]
+    Kmeans,
+    Uniform,
+}
+
+impl Palettize {
+    pub fn label(self) -> String {
+        let mode = match self.mode {
+            PaletteMode::Kmeans => "kmeans",
+            PaletteMode::Uniform => "uniform",
+        };
+        format!("palettize{}-{mode}", self.bits)
+    }
+
+    fn check(self) -> Result<(), EngineError> {
+        if !edgeport_quant::palette::BITS.contains(&self.bits) {
+            return Err(EngineError::options(format!(
+                "{}-bit palettization is not supported (1, 2, 3, 4, 6 or 8 bits)",
+                self.bits
+            )));
+        }
+        Ok(())
+    }
+
+    /// Applies the palette pass to `graph`.
+    pub(crate) fn apply(self, graph: &mut edgeport_ir::Graph) {
+        let mode = match self.mode {
+            PaletteMode::Kmeans => edgeport_quant::palette::Mode::Kmeans,
+            PaletteMode::Uniform => edgeport_quant::palette::Mode::Uniform,
+        };
+        edgeport_quant::palette::palettize_weights(graph, self.bits, mode);
+    }
+}
+
+impl std::str::FromStr for Palettize {
+    type Err = EngineError;
+    /// `BITS` or `BITS:kmeans` / `BITS:uniform`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (bits, mode) = s.split_once(':').unwrap_or((s, "kmeans"));
+        let bits: u8 = bits
+            .trim()
+            .parse()
+            .map_err(|_| EngineError::options(format!("palettize '{s}': expected BITS[:kmeans|uniform], e.g. 4 or 6:uniform")))?;
+        let mode = match mode.trim() {
+            "kmeans" => PaletteMode::Kmeans,
+            "uniform" => PaletteMode::Uniform,
+            other => return Err(EngineError::options(format!("palettize mode '{other}' (supported: kmeans, uniform)"))),
+        };
+        let p = Palettize { bits, mode };
+        p.check()?;
+        Ok(p)
+    }
 }
 
 /// Quantization methods (`--quantize`).
@@ -184,6 +253,17 @@ fn check_options(opts: &ConvertOptions) -> Result<(), EngineError> {
             )));
         }
     }
+    if let Some(p) = opts.palettize {
+        p.check()?;
+        if opts.target == Target::Tflite {
+            return Err(EngineError::options(
+                "palettization is a Core ML weight format (constexpr_lut_to_dense); TFLite stores no lookup tables: use quantize fp16, or --to coreml",
+            ));
+        }
+        if opts.quantize == Some(Quantize::Int8Weights) {
+            return Err(EngineError::new(ErrorCode::Unsupported, "palettization with int8 weights (int8 tables) is not available yet"));
+        }
+    }
     if opts.target == Target::Tflite && opts.quantize == Some(Quantize::Int8Weights) {
         return Err(EngineError::new(
             ErrorCode::Unsupported,
@@ -216,6 +296,9 @@ pub fn convert(model: &[u8], opts: &ConvertOptions, progress: &mut dyn FnMut(Sta
     edgeport_passes::optimize(&mut graph)?;
     if opts.quantize == Some(Quantize::Int8Weights) {
         edgeport_quant::int8::quantize_weights(&mut graph);
+    }
+    if let Some(p) = opts.palettize {
+        p.apply(&mut graph);
     }
     let stem = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
     let mut directory = None;

@@ -30,7 +30,7 @@ pub fn artifact_variant(opts: &ConvertOptions) -> RunOptions {
         _ => (Variant::Fp32, None),
     };
     let quantize = opts.quantize.filter(|q| *q == Quantize::Int8Weights);
-    RunOptions { variant, fp32_ops, quantize, input_shapes: opts.input_shapes.clone(), ..RunOptions::default() }
+    RunOptions { variant, fp32_ops, quantize, palettize: opts.palettize, input_shapes: opts.input_shapes.clone(), ..RunOptions::default() }
 }
 
 /// Records a conversion, and with `fidelity` the artifact's variant against the float original
@@ -43,7 +43,7 @@ pub fn add_conversion(report: &mut Report, model: &[u8], opts: &ConvertOptions, 
         size: artifact.size,
     });
     let run = artifact_variant(opts);
-    if fidelity && (run.variant != Variant::Fp32 || run.quantize.is_some()) {
+    if fidelity && (run.variant != Variant::Fp32 || run.quantize.is_some() || run.palettize.is_some()) {
         let f = crate::runtime::fidelity(model, &run, None)?;
         report.fidelity.retain(|x| x.variant != f.variant);
         report.fidelity.push(f);

@@ -101,6 +101,8 @@ pub struct RunOptions {
     /// Weight quantization applied before the variant: `int8-weights` runs the weights as their
     /// int8 per-channel decoding. (`fp16` is the fp16 variant.)
     pub quantize: Option<crate::Quantize>,
+    /// Palettized weights, as `convert --palettize` stores them.
+    pub palettize: Option<crate::Palettize>,
 }
 
 /// A model ready to run.
@@ -138,6 +140,9 @@ pub fn load(model: &[u8], options: &RunOptions) -> Result<Runner, EngineError> {
             return Err(EngineError::options("quantize fp16 runs as the fp16 variant (variant fp16)"));
         }
         None => {}
+    }
+    if let Some(p) = options.palettize {
+        p.apply(&mut graph);
     }
     if options.fp32_ops.is_some() && options.variant != Variant::CoremlFp16 {
         return Err(EngineError::options("fp32_ops applies to the coreml-fp16 variant only"));
@@ -324,7 +329,8 @@ pub fn fidelity(
     options: &RunOptions,
     inputs: Option<&[BTreeMap<String, Tensor>]>,
 ) -> Result<edgeport_report::Fidelity, EngineError> {
-    let original = RunOptions { variant: Variant::Fp32, ..options.clone() };
+    // The float32 original: no variant rounding and no weight compression.
+    let original = RunOptions { variant: Variant::Fp32, fp32_ops: None, quantize: None, palettize: None, ..options.clone() };
     let mut runner = load(model, &original)?;
     let generated: Vec<_>;
     let samples = match inputs {
@@ -335,13 +341,17 @@ pub fn fidelity(
         }
     };
     let reference = samples.iter().map(|s| runner.run(s).map(|o| o.outputs)).collect::<Result<Vec<_>, _>>()?;
-    if options.variant != Variant::Fp32 || options.quantize.is_some() {
+    if options.variant != Variant::Fp32 || options.quantize.is_some() || options.palettize.is_some() {
         runner = load(model, options)?;
     }
     let got = samples.iter().map(|s| runner.run(s).map(|o| o.outputs)).collect::<Result<Vec<_>, _>>()?;
-    let (variant, method) = match options.quantize {
-        Some(q) => (format!("{}+{}", q.name(), options.variant.name()), format!("{}; {} weights", options.variant.method(), q.name())),
-        None => (options.variant.name().to_string(), options.variant.method().to_string()),
+    let compression: Vec<String> =
+        options.quantize.map(|q| q.name().to_string()).into_iter().chain(options.palettize.map(|p| p.label())).collect();
+    let (variant, method) = if compression.is_empty() {
+        (options.variant.name().to_string(), options.variant.method().to_string())
+    } else {
+        let c = compression.join("+");
+        (format!("{c}+{}", options.variant.name()), format!("{}; {c} weights", options.variant.method()))
     };
     Ok(edgeport_report::Fidelity {
         variant,

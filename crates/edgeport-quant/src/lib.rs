@@ -9,6 +9,7 @@
 //! Core ML exporter's reshapes move values, not grids.
 
 pub mod int8;
+pub mod palette;
 pub mod weights;
 
 /// One quantized constant, for reports.
