@@ -1134,7 +1134,10 @@ def coreml_cli(edgeport):
     """The edgeport binary, when its `convert --to` accepts `coreml`; otherwise skip."""
     res = edgeport.run("convert", "--help", timeout=60)
     text = res.stdout + res.stderr
-    to_line = next((ln for ln in text.splitlines() if "--to" in ln and "Usage" not in ln), "")
+    lines = text.splitlines()
+    # clap prints the possible values on the option's line or, when help is long, below it.
+    at = next((i for i, ln in enumerate(lines) if "--to" in ln and "Usage" not in ln), None)
+    to_line = " ".join(lines[at : at + 4]) if at is not None else ""
     if res.returncode != 0 or "coreml" not in to_line.lower():
         pytest.skip(f"`edgeport convert --to coreml` is not available yet (--to: {to_line.strip()!r})")
     return edgeport
