@@ -18,8 +18,11 @@ use crate::simulate::{Scenario, latency_ms};
 use crate::workload::Workload;
 use crate::{SimError, zoo};
 
-/// Ridge weight of each device factor's log (in units of one row's squared log error).
-pub const DEVICE_RIDGE: f64 = 2.0;
+/// Ridge weight of each device factor's log (in units of one row's squared log error). Chosen by
+/// the held-out scores, not the fitted one: 0.5 beats 1, 2 and 4 on "each row left out" and
+/// leaves "each device left out" unchanged; 0.25 is within noise of it, so the stronger
+/// shrinkage is kept.
+pub const DEVICE_RIDGE: f64 = 0.5;
 
 /// One published measurement, as read from the CSV.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,7 +230,7 @@ impl Param {
 /// factor that barely touches any row (a precision only fallbacks use) stays near 1.
 pub const KIND_RIDGE: f64 = 0.05;
 
-/// Ridge weight of the op-group and fixed-cost factors.
+/// Ridge weight of the op-group and fixed-cost factors (0.3 and 3 both score worse held out).
 pub const SHARED_RIDGE: f64 = 1.0;
 
 fn sq_log_error(problem: &Problem, rows: &[usize], cal: &Calibration) -> f64 {

@@ -66,8 +66,13 @@ pub fn layer_seconds(layer: &Layer, input_elems: u64, unit: &Unit, enc: Encoding
         * scale.group[group_of(layer.class)];
     let compute = layer.flops as f64 / (peak * eff);
     let weight_bytes = if weights_cached { 0.0 } else { layer.weight_elems as f64 * enc.weight_bytes };
-    let bytes = (input_elems + layer.output_elems) as f64 * enc.act_bytes + weight_bytes;
-    let memory = bytes / (unit.bandwidth_gbps * 1e9);
+    let act_bytes = (input_elems + layer.output_elems) as f64 * enc.act_bytes;
+    // A unit behind a link (the Edge TPU on USB or PCIe) that cannot keep a layer's weights on
+    // chip fetches them from host memory over that link at every inference.
+    let memory = match (unit.weight_cache_mb, unit.link_gbps) {
+        (Some(_), Some(link)) => act_bytes / (unit.bandwidth_gbps * 1e9) + weight_bytes / (link * 1e9),
+        _ => (act_bytes + weight_bytes) / (unit.bandwidth_gbps * 1e9),
+    };
     compute.max(memory) / scale.throughput.max(1e-6) + unit.dispatch_us * 1e-6 * scale.overhead
 }
 

@@ -200,7 +200,9 @@ pub struct Unit {
     /// Overrides of the default efficiency per op class for this unit (fraction of peak).
     #[serde(default)]
     pub efficiency: BTreeMap<OpClass, f64>,
-    /// On-chip memory that holds weights without streaming them (Edge TPU SRAM), MB.
+    /// On-chip memory that holds weights without streaming them (Edge TPU SRAM), MB. The leading
+    /// layers' weights fill it in graph order; on a unit behind a link (`link_gbps`) the rest are
+    /// fetched from host memory over the link at every inference.
     #[serde(default)]
     pub weight_cache_mb: Option<f64>,
 }

@@ -282,7 +282,9 @@ struct Run {
 }
 
 fn run_placed(w: &Workload, on_unit: &dyn Fn(usize) -> bool, s: &Sides, record: bool) -> Run {
-    let weight_elems = w.weight_elems() as f64;
+    // On-chip weight memory (Edge TPU) holds the parameters of the leading layers up to its
+    // size; the rest are streamed at every inference (the Edge TPU compiler's parameter caching).
+    let mut weights_before = 0.0;
     let same = s.unit.kind == UnitKind::Cpu;
     let mut compute = 0.0;
     let mut transfer = 0.0;
@@ -295,7 +297,8 @@ fn run_placed(w: &Workload, on_unit: &dyn Fn(usize) -> bool, s: &Sides, record: 
         let here = same || on_unit(i);
         let (unit, enc, scale) = if here { (s.unit, s.unit_enc, &s.unit_scale) } else { (s.cpu, s.cpu_enc, &s.cpu_scale) };
         let input_elems = layer.input_elems(&w.layers);
-        let cached = unit.weight_cache_mb.is_some_and(|mb| weight_elems * enc.weight_bytes <= mb * 1e6);
+        weights_before += layer.weight_elems as f64;
+        let cached = unit.weight_cache_mb.is_some_and(|mb| weights_before * enc.weight_bytes <= mb * 1e6);
         let t = cost::layer_seconds(layer, input_elems, unit, enc, scale, cached);
         if !same {
             for op in &layer.inputs {

@@ -102,13 +102,15 @@ fn run() -> Result<(), String> {
         for (i, p) in &fitted {
             let c = &cases[*i];
             let held = held_out.iter().find(|(j, _)| j == i).and_then(|(_, p)| *p);
+            let row_out = held_row.iter().find(|(j, _)| j == i).and_then(|(_, p)| *p);
             println!(
-                "{:<22} {:<14} {:<34} measured {:>8.3} ms  fitted {:>8.3}  held-out {:>8.3}",
+                "{:<22} {:<14} {:<34} measured {:>8.3} ms  fitted {:>8.3}  row left out {:>8.3}  device left out {:>8.3}",
                 c.profile,
                 c.workload,
                 c.row.variant.chars().take(34).collect::<String>(),
                 c.row.latency_ms,
                 p.unwrap_or(f64::NAN),
+                row_out.unwrap_or(f64::NAN),
                 held.unwrap_or(f64::NAN)
             );
         }
