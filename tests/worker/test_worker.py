@@ -1,13 +1,17 @@
 """End-to-end tests of the edge worker running in workerd on loopback.
 
 The worker must answer exactly what the CLI answers (the same .tflite / .mlpackage.zip bytes, the
-same inspect JSON), refuse every bad request with the right status and a JSON error, survive a
-panic and a burst of mixed requests, and describe itself with a valid OpenAPI 3.1 document.
+same inspect JSON, the same run report), refuse every bad request with the right status and a
+JSON error, survive a panic and a burst of mixed requests, and describe itself with a valid
+OpenAPI 3.1 document.
 """
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
+import email
+import email.policy
 import hashlib
 import http.client
 import json
@@ -16,6 +20,7 @@ import random
 import select
 import socket
 import urllib.parse
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,6 +193,20 @@ class CliAnswers:
             self.cache[key] = json.loads(res.stdout)
         return self.cache[key]
 
+    def report(self, command: str, model: Path, *args) -> tuple[dict, str]:
+        """`edgeport convert|simulate ... --report FILE --link`: the run report and the link's
+        payload (what follows `#r=` on stderr)."""
+        key = ("report", command, str(model), args)
+        if key not in self.cache:
+            path = self.root / f"{len(self.cache)}.report.json"
+            extra = ("-o", self.root / f"{len(self.cache)}.out") if command == "convert" else ()
+            res = self.edgeport.run(command, model, *extra, *args, "--report", path, "--link")
+            assert res.returncode == 0, res.describe()
+            links = [line[len("#r="):] for line in res.stderr.splitlines() if line.startswith("#r=")]
+            assert len(links) == 1, res.describe()
+            self.cache[key] = (json.loads(path.read_text()), links[0])
+        return self.cache[key]
+
 
 @pytest.fixture(scope="session")
 def cli(edgeport, tmp_path_factory) -> CliAnswers:
@@ -271,7 +290,7 @@ def test_openapi_covers_exactly_the_routes(openapi):
 def test_openapi_parameters_are_the_accepted_ones(openapi, dynamic_model):
     model = model_bytes("mlp_gelu")
     params = {p["name"]: p for p in openapi["paths"]["/v1/convert"]["post"]["parameters"]}
-    assert set(params) == {"to", "nhwc_io", "input_shape", "target", "precision"}
+    assert set(params) == {"to", "nhwc_io", "input_shape", "target", "precision", "name"}
     assert params["to"]["schema"]["enum"] == ["tflite", "coreml"]
     for target in params["target"]["schema"]["enum"]:
         for precision in params["precision"]["schema"]["enum"]:
@@ -558,3 +577,203 @@ def test_simulate_bad_options_are_400(error_codes):
 def test_simulate_bad_model_is_400():
     r = request("POST", "/v1/simulate", b"\x89PNG\r\n\x1a\n" + bytes(64), OCTET)
     assert r.status == 400 and r.json()["code"] == "invalid_model", r.describe()
+
+
+# --------------------------------------------------------------------------------------------
+# the run report: the `edgeport-report` header and the multipart answer of /v1/convert
+# --------------------------------------------------------------------------------------------
+
+REPORT_SCHEMA = "edgeport.report/1"
+MULTIPART = {**OCTET, "accept": "multipart/mixed"}
+# A CI job's view: the payload must survive being pasted into a URL fragment as is.
+LINK_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def decode_report(r: Resp) -> dict:
+    """The `edgeport-report` header as a client decodes it: base64url, raw inflate, JSON."""
+    payload = r.headers.get("edgeport-report")
+    assert payload, f"no edgeport-report header: {r.describe()}"
+    assert set(payload) <= LINK_CHARS, payload[:200]
+    packed = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    report = json.loads(zlib.decompress(packed, -15))
+    assert report["schema"] == REPORT_SCHEMA, report
+    return report
+
+
+def without_placement(simulation: dict) -> dict:
+    out = json.loads(json.dumps(simulation))
+    for result in out["results"]:
+        result["placement"] = []
+    return out
+
+
+def check_model_record(report: dict, model: bytes, name: str = "model.onnx"):
+    assert report["model"] == {"name": name, "sha256": hashlib.sha256(model).hexdigest(), "bytes": len(model)}
+
+
+def parse_multipart(r: Resp) -> list:
+    """The parts of a multipart/mixed answer, parsed by Python's own MIME parser."""
+    ct = r.headers["content-type"]
+    msg = email.message_from_bytes(b"Content-Type: " + ct.encode() + b"\r\n\r\n" + r.body, policy=email.policy.HTTP)
+    assert msg.is_multipart() and msg.get_content_type() == "multipart/mixed", r.describe()
+    assert not msg.defects, msg.defects
+    return list(msg.iter_parts())
+
+
+CONVERT_CASES = [
+    ("mobilenetv2", "to=tflite", ("--to", "tflite")),
+    ("mobilenetv2", "to=coreml&target=ios17", ("--to", "coreml", "--target", "ios17")),
+    ("resnet", "to=tflite&nhwc_io=1", ("--to", "tflite", "--nhwc-io")),
+    ("resnet", "to=coreml&precision=fp32", ("--to", "coreml", "--precision", "fp32")),
+]
+
+
+@pytest.mark.parametrize("name, query, args", CONVERT_CASES, ids=[f"{n}-{q}" for n, q, _ in CONVERT_CASES])
+def test_convert_report_header_matches_the_cli(name, query, args, cli):
+    model = FIXTURES / name / "model.onnx"
+    data = model.read_bytes()
+    r = request("POST", f"/v1/convert?{query}", data, OCTET)
+    assert r.status == 200, r.describe()
+    assert r.body == cli.convert(model, *args), "the body is still the artifact"
+    report = decode_report(r)
+    check_model_record(report, data)
+    conversion = report["conversion"]
+    assert conversion["sha256"] == hashlib.sha256(r.body).hexdigest() == r.headers["x-edgeport-sha256"]
+    assert conversion["size"] == len(r.body)
+    assert conversion["file_name"] in r.headers["content-disposition"]
+    # The worker measures no fidelity (no CPU runtime in the bundle); otherwise the CLI's report.
+    assert "fidelity" not in report and "simulation" not in report and "measured" not in report
+    want, _ = cli.report("convert", model, *args)
+    if "coreml" in query and "fp32" not in query:
+        assert want.get("fidelity"), "the CLI measures the fidelity of a lossy (fp16) artifact"
+    assert report == {k: v for k, v in want.items() if k != "fidelity"}
+
+
+def test_convert_report_with_input_shapes_and_a_name_matches_the_cli(dynamic_model, cli, tmp_path):
+    path = tmp_path / "dynamic net.onnx"
+    path.write_bytes(dynamic_model)
+    q = "input_shape=in%3A0:3,4&input_shape=b:3,4&name=" + urllib.parse.quote(path.name)
+    r = request("POST", f"/v1/convert?to=tflite&{q}", dynamic_model, OCTET)
+    assert r.status == 200, r.describe()
+    report = decode_report(r)
+    check_model_record(report, dynamic_model, "dynamic net.onnx")
+    assert report["conversion"]["options"]["input_shapes"] == {"in:0": [3, 4], "b": [3, 4]}
+    want, _ = cli.report("convert", path, "--to", "tflite", "--input-shape", "in:0=3,4", "--input-shape", "b=3,4")
+    assert report == {k: v for k, v in want.items() if k != "fidelity"}
+
+
+@pytest.mark.parametrize("name", ["mödel (v2).onnx", "a" * 200, "x.onnx?#&=+%"])
+def test_name_is_honored(name):
+    data = model_bytes("mlp_gelu")
+    q = urllib.parse.urlencode({"name": name})
+    for path in (f"/v1/convert?to=tflite&{q}", f"/v1/simulate?profile=pixel8&{q}"):
+        r = request("POST", path, data, OCTET)
+        assert r.status == 200, r.describe()
+        check_model_record(decode_report(r), data, name)
+
+
+@pytest.mark.parametrize("value", ["", "a%0Ab", "tab%09", "del%7F", "c1%C2%85", "a" * 201, "ok&name=twice"])
+def test_bad_name_is_400(value, error_codes):
+    data = model_bytes("mlp_gelu")
+    for path in (f"/v1/convert?to=tflite&name={value}", f"/v1/simulate?profile=pixel8&name={value}"):
+        body = assert_error(request("POST", path, data, OCTET), 400, "invalid_options", error_codes)
+        assert "'name'" in body["message"], body
+    # /v1/inspect makes no report, so it takes no name.
+    assert_error(request("POST", "/v1/inspect?name=x.onnx", data, OCTET), 400, "invalid_options", error_codes)
+
+
+SIM_CASES = [
+    ("profile=pixel8&placement=1", ("--profile", "pixel8")),
+    ("profile=galaxy-s24&unit=npu,cpu&precision=int8&budget=camera&placement=1",
+     ("--profile", "galaxy-s24", "--unit", "npu,cpu", "--precision", "int8", "--budget", "camera")),
+]
+
+
+@pytest.mark.parametrize("query, args", SIM_CASES, ids=[q for q, _ in SIM_CASES])
+def test_simulate_report_header_matches_the_cli(query, args, cli):
+    model = FIXTURES / "mobilenetv2" / "model.onnx"
+    data = model.read_bytes()
+    r = request("POST", f"/v1/simulate?{query}", data, OCTET)
+    assert r.status == 200, r.describe()
+    body = r.json()
+    assert body == cli.simulate(model, *args), "the body is still the simulation report"
+    assert any(x["placement"] for x in body["results"]), "placement=1 keeps it in the body"
+    report = decode_report(r)
+    check_model_record(report, data)
+    assert report["simulation"]["report"] == without_placement(body)
+    assert report["simulation"]["options"]["input_shapes"] == {}
+    want, link = cli.report("simulate", model, *args)
+    assert report["simulation"] == {**want["simulation"], "report": without_placement(want["simulation"]["report"])}
+    # The same report makes the same payload: the header is what `--link` prints.
+    assert r.headers["edgeport-report"] == link
+
+
+def test_simulate_report_header_without_placement(dynamic_model, tmp_path, cli):
+    path = tmp_path / "dyn.onnx"
+    path.write_bytes(dynamic_model)
+    q = "profile=pixel8,iphone15pro&input_shape=in%3A0:3,4&input_shape=b:3,4&name=dyn.onnx"
+    r = request("POST", f"/v1/simulate?{q}", dynamic_model, OCTET)
+    assert r.status == 200, r.describe()
+    report = decode_report(r)
+    check_model_record(report, dynamic_model, "dyn.onnx")
+    assert report["simulation"]["report"] == r.json()
+    assert report["simulation"]["options"]["input_shapes"] == {"in:0": [3, 4], "b": [3, 4]}
+    want, _ = cli.report("simulate", path, "--profile", "pixel8,iphone15pro", "--input-shape", "in:0=3,4",
+                         "--input-shape", "b=3,4")
+    assert report["simulation"]["options"] == want["simulation"]["options"]
+    assert [x["latency_ms"] for x in report["simulation"]["report"]["results"]] == [
+        x["latency_ms"] for x in want["simulation"]["report"]["results"]
+    ]
+
+
+def test_report_header_of_every_profile_fits_a_header():
+    """The largest simulate answer (every profile and unit) still makes a header any client reads."""
+    r = request("POST", "/v1/simulate", model_bytes("transformer"), OCTET)
+    assert r.status == 200, r.describe()
+    assert len(decode_report(r)["simulation"]["report"]["results"]) >= 17
+    assert len(r.headers["edgeport-report"]) < 16 * 1024, len(r.headers["edgeport-report"])
+
+
+@pytest.mark.parametrize("name, query, args", CONVERT_CASES[:2], ids=["tflite", "coreml"])
+def test_convert_multipart(name, query, args, cli):
+    model = FIXTURES / name / "model.onnx"
+    data = model.read_bytes()
+    plain = request("POST", f"/v1/convert?{query}&name=net.onnx", data, OCTET)
+    r = request("POST", f"/v1/convert?{query}&name=net.onnx", data, MULTIPART)
+    assert plain.status == 200 and r.status == 200, r.describe()
+    sha = plain.headers["x-edgeport-sha256"]
+    assert r.headers["content-type"] == f"multipart/mixed; boundary=edgeport-{sha[:32]}"
+    assert r.headers["x-edgeport-sha256"] == sha and r.headers["vary"] == "accept" == plain.headers["vary"]
+    assert "content-disposition" not in r.headers
+    assert r.headers["edgeport-report"] == plain.headers["edgeport-report"]
+    # The boundary appears only as the three delimiters.
+    assert r.body.count(f"--edgeport-{sha[:32]}".encode()) == 3
+
+    report_part, artifact_part = parse_multipart(r)
+    assert report_part.get_content_type() == "application/json"
+    report = json.loads(report_part.get_payload(decode=True))
+    assert report == decode_report(plain)
+    check_model_record(report, data, "net.onnx")
+    want, _ = cli.report("convert", model, *args)
+    assert report == {**{k: v for k, v in want.items() if k != "fidelity"}, "model": report["model"]}
+
+    assert artifact_part.get_content_type() == plain.headers["content-type"]
+    assert artifact_part["content-disposition"] == plain.headers["content-disposition"]
+    assert artifact_part.get_payload(decode=True) == plain.body == cli.convert(model, *args)
+    # Deterministic: the same request, the same bytes.
+    assert request("POST", f"/v1/convert?{query}&name=net.onnx", data, MULTIPART).body == r.body
+
+
+@pytest.mark.parametrize("accept", ["*/*", "application/vnd.tflite", "multipart/*", "multipart/mixed;q=0", "application/json"])
+def test_other_accept_headers_keep_the_artifact(accept, cli):
+    model = FIXTURES / "mlp_gelu" / "model.onnx"
+    r = request("POST", "/v1/convert?to=tflite", model.read_bytes(), {**OCTET, "accept": accept})
+    check_artifact(r, cli.convert(model, "--to", "tflite"), "application/vnd.tflite", ".tflite")
+    assert decode_report(r)["conversion"]["sha256"] == r.headers["x-edgeport-sha256"]
+
+
+def test_errors_carry_no_report(unsupported_model):
+    for path, body in (("/v1/convert?to=tflite", unsupported_model), ("/v1/simulate", b"not a model")):
+        r = request("POST", path, body, MULTIPART)
+        assert r.status in (400, 422) and "edgeport-report" not in r.headers, r.describe()
+        assert r.headers["content-type"] == "application/json"

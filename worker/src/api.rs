@@ -31,9 +31,9 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// Query parameters each POST route takes; anything else is refused, so typos do not pass silently.
 pub const INSPECT_PARAMS: &[&str] = &["input_shape"];
-pub const CONVERT_PARAMS: &[&str] = &["to", "nhwc_io", "input_shape", "target", "precision"];
+pub const CONVERT_PARAMS: &[&str] = &["to", "nhwc_io", "input_shape", "target", "precision", "name"];
 pub const SIMULATE_PARAMS: &[&str] =
-    &["profile", "unit", "precision", "weight_bits", "format", "budget", "placement", "input_shape"];
+    &["profile", "unit", "precision", "weight_bits", "format", "budget", "placement", "input_shape", "name"];
 
 /// Output formats `/v1/convert?to=` accepts.
 pub const TARGETS: &[&str] = &["tflite", "coreml"];
@@ -275,6 +275,9 @@ fn parse_query_with(route: Route, query: &str) -> Result<(ConvertOptions, BTreeM
             return Err(EngineError::options(format!("query parameter '{key}' given more than once")));
         }
     }
+    if let Some(name) = single.get("name") {
+        crate::report::check_name(name)?;
+    }
     let mut opts = ConvertOptions { input_shapes: shapes, ..ConvertOptions::default() };
     if route != Route::Convert {
         return Ok((opts, single));
@@ -306,9 +309,20 @@ fn parse_query_with(route: Route, query: &str) -> Result<(ConvertOptions, BTreeM
     Ok((opts, single))
 }
 
+/// The query of `/v1/convert`: the options, and the model's name for the run report.
+pub fn parse_convert_query(query: &str) -> Result<(ConvertOptions, String), EngineError> {
+    let (opts, single) = parse_query_with(Route::Convert, query)?;
+    Ok((opts, model_name(&single)))
+}
+
+/// The `name` parameter (checked by [`parse_query_with`]), or the default.
+fn model_name(single: &BTreeMap<String, String>) -> String {
+    single.get("name").cloned().unwrap_or_else(|| crate::report::DEFAULT_NAME.to_string())
+}
+
 /// The query of `/v1/simulate`: comma lists of profiles and units, one precision, format and
-/// budget, and whether to include the per-layer placement.
-pub fn parse_simulate_query(query: &str) -> Result<(ConvertOptions, SimulateOptions), EngineError> {
+/// budget, whether to include the per-layer placement, and the model's name for the run report.
+pub fn parse_simulate_query(query: &str) -> Result<(ConvertOptions, SimulateOptions, String), EngineError> {
     let (convert, single) = parse_query_with(Route::Simulate, query)?;
     let list = |key: &str| -> Vec<String> {
         single.get(key).map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
@@ -335,7 +349,7 @@ pub fn parse_simulate_query(query: &str) -> Result<(ConvertOptions, SimulateOpti
         Some("1" | "true") => false,
         Some(other) => return Err(one_of("placement", other, "1, 0, true, false")),
     };
-    Ok((convert, opts))
+    Ok((convert, opts, model_name(&single)))
 }
 
 fn clip(s: &str) -> String {
@@ -362,6 +376,17 @@ pub fn parse_input_shape(value: &str) -> Result<(String, Vec<usize>), EngineErro
 
 /// Serves one request: route, check, read the body within the limit, run the engine.
 pub async fn serve<S, E>(head: &RequestHead, body: S, limits: &Limits) -> Reply
+where
+    S: Stream<Item = Result<Vec<u8>, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    serve_accepting(head, None, body, limits).await
+}
+
+/// [`serve`], with the request's `accept` header: `/v1/convert` answers `multipart/mixed` (the
+/// run report, then the artifact) when it is asked for. The header is an argument rather than a
+/// field of [`RequestHead`] so that code building a head field by field keeps compiling.
+pub async fn serve_accepting<S, E>(head: &RequestHead, accept: Option<&str>, body: S, limits: &Limits) -> Reply
 where
     S: Stream<Item = Result<Vec<u8>, E>> + Unpin,
     E: std::fmt::Display,
@@ -396,7 +421,7 @@ where
                 Ok(d) => d,
                 Err(reply) => return reply,
             };
-            let (convert, opts) = match parse_simulate_query(&head.query) {
+            let (convert, opts, name) = match parse_simulate_query(&head.query) {
                 Ok(o) => o,
                 Err(e) => return Reply::engine_error(&e),
             };
@@ -404,9 +429,24 @@ where
                 Ok(b) => b,
                 Err(reply) => return reply,
             };
-            simulate(&model, &convert, &opts)
+            simulate(&model, &convert, &opts, &name)
         }
-        Route::Inspect | Route::Convert => {
+        Route::Convert => {
+            let declared = match check_upload(head, limits) {
+                Ok(d) => d,
+                Err(reply) => return reply,
+            };
+            let (opts, name) = match parse_convert_query(&head.query) {
+                Ok(o) => o,
+                Err(e) => return Reply::engine_error(&e),
+            };
+            let model = match read_body(body, declared, limits).await {
+                Ok(b) => b,
+                Err(reply) => return reply,
+            };
+            convert(&model, &opts, &name, crate::report::wants_multipart(accept))
+        }
+        Route::Inspect => {
             let declared = match check_upload(head, limits) {
                 Ok(d) => d,
                 Err(reply) => return reply,
@@ -419,7 +459,7 @@ where
                 Ok(b) => b,
                 Err(reply) => return reply,
             };
-            if route == Route::Inspect { inspect(&model, &opts) } else { convert(&model, &opts) }
+            inspect(&model, &opts)
         }
     }
 }
@@ -445,27 +485,60 @@ fn inspect(model: &[u8], opts: &ConvertOptions) -> Reply {
     }
 }
 
-fn simulate(model: &[u8], convert: &ConvertOptions, opts: &SimulateOptions) -> Reply {
-    let report = match edgeport_engine::simulate::simulate(model, convert, opts) {
+/// The simulation report as the body (what `edgeport simulate --json` prints) and the run
+/// report's share-link payload in the `edgeport-report` header.
+fn simulate(model: &[u8], convert: &ConvertOptions, opts: &SimulateOptions, name: &str) -> Reply {
+    let simulation = match edgeport_engine::simulate::simulate(model, convert, opts) {
         Ok(r) => r,
         Err(e) => return Reply::engine_error(&e),
     };
-    match serde_json::to_vec(&report) {
-        Ok(body) => Reply { status: 200, headers: vec![("content-type".into(), JSON.into())], body },
-        Err(e) => Reply::engine_error(&EngineError::new(ErrorCode::Internal, format!("simulation report: {e}"))),
-    }
+    let body = match serde_json::to_vec(&simulation) {
+        Ok(body) => body,
+        Err(e) => return Reply::engine_error(&EngineError::new(ErrorCode::Internal, format!("simulation report: {e}"))),
+    };
+    let link = match crate::report::link(crate::report::of_simulation(name, model, convert, simulation)) {
+        Ok(l) => l,
+        Err(e) => return Reply::engine_error(&e),
+    };
+    Reply { status: 200, headers: vec![("content-type".into(), JSON.into())], body }.with_header(crate::report::HEADER, link)
 }
 
-fn convert(model: &[u8], opts: &ConvertOptions) -> Reply {
+/// The artifact as the body, or with `multipart` the run report then the artifact; either way
+/// the run report's share-link payload in the `edgeport-report` header.
+fn convert(model: &[u8], opts: &ConvertOptions, name: &str, multipart: bool) -> Reply {
     let artifact = match edgeport_engine::convert(model, opts, &mut |_| {}) {
         Ok(a) => a,
         Err(e) => return Reply::engine_error(&e),
     };
-    Reply { status: 200, headers: Vec::new(), body: Vec::new() }
-        .with_header("content-type", artifact.media_type.clone())
-        .with_header("content-disposition", content_disposition(&artifact.file_name))
-        .with_header("x-edgeport-sha256", artifact.sha256.clone())
-        .with_body(artifact.bytes)
+    let report = crate::report::of_conversion(name, model, opts, &artifact);
+    let report_json = if multipart {
+        match serde_json::to_vec_pretty(&report) {
+            Ok(json) => Some(json),
+            Err(e) => return Reply::engine_error(&EngineError::new(ErrorCode::Internal, format!("run report: {e}"))),
+        }
+    } else {
+        None
+    };
+    let link = match crate::report::link(report) {
+        Ok(l) => l,
+        Err(e) => return Reply::engine_error(&e),
+    };
+    let reply = Reply { status: 200, headers: Vec::new(), body: Vec::new() };
+    let reply = match report_json {
+        Some(json) => {
+            let (content_type, body) = crate::report::multipart(&json, &artifact);
+            reply.with_header("content-type", content_type).with_body(body)
+        }
+        None => reply
+            .with_header("content-type", artifact.media_type.clone())
+            .with_header("content-disposition", content_disposition(&artifact.file_name))
+            .with_body(artifact.bytes),
+    };
+    // The answer depends on `accept`, so a cache must key on it.
+    reply
+        .with_header("x-edgeport-sha256", artifact.sha256)
+        .with_header(crate::report::HEADER, link)
+        .with_header("vary", "accept")
 }
 
 impl Reply {

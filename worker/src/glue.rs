@@ -15,10 +15,17 @@ use crate::api::{self, Limits, Reply, RequestHead};
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<web_sys::Response> {
     let limits = Limits::from_binding(env.var("MAX_BODY_BYTES").ok().map(|v| v.to_string()).as_deref());
     let head = head_of(&req);
+    let accept = req.headers().get("accept").ok().flatten();
+    let accept = accept.as_deref();
     let reply = match req.stream() {
-        Ok(stream) => api::serve(&head, stream.map(|chunk| chunk.map_err(|e| e.to_string())), &limits).await,
+        Ok(stream) => {
+            api::serve_accepting(&head, accept, stream.map(|chunk| chunk.map_err(|e| e.to_string())), &limits).await
+        }
         // No body at all (a GET, or a POST without one): an empty stream.
-        Err(_) => api::serve(&head, futures_util::stream::empty::<Result<Vec<u8>, String>>(), &limits).await,
+        Err(_) => {
+            let empty = futures_util::stream::empty::<Result<Vec<u8>, String>>();
+            api::serve_accepting(&head, accept, empty, &limits).await
+        }
     };
     respond(reply)
 }

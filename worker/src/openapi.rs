@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 document served at `GET /v1/openapi.json`: the committed file
 //! `worker/openapi.json`, embedded as is (a static text costs far less wasm than building the
 //! document with `serde_json::json!`). The tests below hold it to the router's own constants
-//! (routes, parameters, media types, targets, error codes, the default body limit); the
+//! (routes, parameters, media types, targets, error codes, the default body limit, the run
+//! report's header and `name` parameter); the
 //! end-to-end test validates it as OpenAPI 3.1.
 
 /// The document, as served.
@@ -15,6 +16,7 @@ mod tests {
         CONVERT_PARAMS, DEFAULT_MAX_BODY_BYTES, ERROR_CODES, INSPECT_PARAMS, MODEL_MEDIA_TYPES, ROUTES, SIMULATE_PARAMS, TARGETS,
         status_of,
     };
+    use crate::report;
     use serde_json::Value;
     use std::collections::BTreeSet;
 
@@ -75,6 +77,25 @@ mod tests {
         assert_eq!(to["required"], true);
         assert_eq!(strings(&to["schema"]["enum"]), set(TARGETS));
         assert_eq!(strings(&d["components"]["schemas"]["Version"]["properties"]["targets"]["items"]["enum"]), set(TARGETS));
+    }
+
+    #[test]
+    fn the_run_report_is_documented() {
+        let d = doc();
+        for path in ["/v1/convert", "/v1/simulate"] {
+            let op = &d["paths"][path]["post"];
+            let name = op["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "name").unwrap();
+            assert_eq!(name["schema"]["default"], report::DEFAULT_NAME, "{path}");
+            assert_eq!(name["schema"]["maxLength"], report::MAX_NAME_CHARS, "{path}");
+            let header = &op["responses"]["200"]["headers"][report::HEADER]["$ref"];
+            assert_eq!(header, "#/components/headers/EdgeportReport", "{path}");
+        }
+        let header = d["components"]["headers"]["EdgeportReport"]["description"].as_str().unwrap();
+        assert!(header.contains("#r=") && header.contains(edgeport_engine::report::SCHEMA), "{header}");
+        let ok = &d["paths"]["/v1/convert"]["post"]["responses"]["200"];
+        assert!(ok["content"]["multipart/mixed"].is_object());
+        let schema = &d["components"]["schemas"]["RunReport"]["properties"]["schema"]["const"];
+        assert_eq!(schema, edgeport_engine::report::SCHEMA);
     }
 
     #[test]
