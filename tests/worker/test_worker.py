@@ -290,7 +290,10 @@ def test_openapi_covers_exactly_the_routes(openapi):
 def test_openapi_parameters_are_the_accepted_ones(openapi, dynamic_model):
     model = model_bytes("mlp_gelu")
     params = {p["name"]: p for p in openapi["paths"]["/v1/convert"]["post"]["parameters"]}
-    assert set(params) == {"to", "nhwc_io", "input_shape", "target", "precision", "name"}
+    assert set(params) == {"to", "nhwc_io", "input_shape", "target", "precision", "quantize", "palettize", "name"}
+    for q in params["quantize"]["schema"]["enum"]:
+        r = request("POST", f"/v1/convert?to=coreml&quantize={q}", model, OCTET)
+        assert r.status == 200, f"{q}: {r.describe()}"
     assert params["to"]["schema"]["enum"] == ["tflite", "coreml"]
     for target in params["target"]["schema"]["enum"]:
         for precision in params["precision"]["schema"]["enum"]:
@@ -348,6 +351,42 @@ def test_convert_coreml_matches_the_cli(name, cli):
     r = request("POST", "/v1/convert?to=coreml&target=ios17", model.read_bytes(), OCTET)
     want = cli.convert(model, "--to", "coreml", "--target", "ios17")
     check_artifact(r, want, "application/zip", ".mlpackage.zip")
+
+
+@pytest.mark.parametrize(
+    "query, args, media, suffix",
+    [
+        ("to=tflite&quantize=fp16", ("--to", "tflite", "--quantize", "fp16"), "application/vnd.tflite", ".tflite"),
+        ("to=coreml&quantize=int8-weights", ("--to", "coreml", "--quantize", "int8-weights"), "application/zip", ".mlpackage.zip"),
+        ("to=coreml&target=ios18&quantize=int8-weights", ("--to", "coreml", "--target", "ios18", "--quantize", "int8-weights"), "application/zip", ".mlpackage.zip"),
+        ("to=coreml&palettize=4", ("--to", "coreml", "--palettize", "4"), "application/zip", ".mlpackage.zip"),
+        ("to=coreml&palettize=6%3Auniform", ("--to", "coreml", "--palettize", "6:uniform"), "application/zip", ".mlpackage.zip"),
+    ],
+)
+def test_compressed_variants_match_the_cli(query, args, media, suffix, cli):
+    """One variant of each compression method: the same bytes as the CLI's."""
+    model = FIXTURES / "mobilenetv2" / "model.onnx"
+    r = request("POST", f"/v1/convert?{query}", model.read_bytes(), OCTET)
+    want = cli.convert(model, *args)
+    check_artifact(r, want, media, suffix)
+    assert want != cli.convert(model, *args[:2]), "the method changes the artifact"
+
+
+@pytest.mark.parametrize(
+    "query, status, words",
+    [
+        ("to=coreml&palettize=5", 400, "5-bit"),
+        ("to=coreml&palettize=4%3Amedian", 400, "median"),
+        ("to=tflite&palettize=4", 400, "TFLite"),
+        ("to=coreml&target=ios15&quantize=int8-weights", 400, "iOS16"),
+        ("to=tflite&quantize=int8-weights", 422, "tflite"),
+        ("to=tflite&quantize=int4", 400, "int4"),
+    ],
+)
+def test_bad_compression_options_are_clear(query, status, words):
+    model = (FIXTURES / "mobilenetv2" / "model.onnx").read_bytes()
+    r = request("POST", f"/v1/convert?{query}", model, OCTET)
+    assert r.status == status and words in r.json()["message"], r.describe()
 
 
 def test_input_shapes_match_the_cli(dynamic_model, cli, tmp_path):

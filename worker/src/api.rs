@@ -31,7 +31,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// Query parameters each POST route takes; anything else is refused, so typos do not pass silently.
 pub const INSPECT_PARAMS: &[&str] = &["input_shape"];
-pub const CONVERT_PARAMS: &[&str] = &["to", "nhwc_io", "input_shape", "target", "precision", "name"];
+pub const CONVERT_PARAMS: &[&str] = &["to", "nhwc_io", "input_shape", "target", "precision", "quantize", "palettize", "name"];
 pub const SIMULATE_PARAMS: &[&str] =
     &["profile", "unit", "precision", "weight_bits", "format", "budget", "placement", "input_shape", "name"];
 
@@ -305,6 +305,12 @@ fn parse_query_with(route: Route, query: &str) -> Result<(ConvertOptions, BTreeM
     }
     if let Some(v) = single.get("precision") {
         opts.precision = Some(v.parse::<Precision>()?);
+    }
+    if let Some(v) = single.get("quantize") {
+        opts.quantize = Some(v.parse::<edgeport_engine::Quantize>()?);
+    }
+    if let Some(v) = single.get("palettize") {
+        opts.palettize = Some(v.parse::<edgeport_engine::Palettize>()?);
     }
     Ok((opts, single))
 }
