@@ -4,11 +4,9 @@
 //! `accept: multipart/mixed` also returns the report in full, next to the artifact.
 //!
 //! The worker records no fidelity: measuring it needs the CPU runtime, which the edge bundle
-//! leaves out to stay under its size budget. That is why a conversion is recorded here field by
-//! field instead of with `report::add_conversion`, whose fidelity branch would link the runtime
-//! in even when it is never taken.
+//! leaves out to stay under its size budget (`report::add_conversion` runs nothing).
 
-use edgeport_engine::report::{self, Conversion, Report};
+use edgeport_engine::report::{self, Report};
 use edgeport_engine::simulate::SimulationReport;
 use edgeport_engine::{Artifact, ConvertOptions, EngineError, ErrorCode};
 
@@ -37,15 +35,10 @@ pub fn check_name(name: &str) -> Result<(), EngineError> {
     )))
 }
 
-/// The report of a conversion: what `report::add_conversion` records without fidelity.
+/// The report of a conversion, without fidelity.
 pub fn of_conversion(name: &str, model: &[u8], opts: &ConvertOptions, artifact: &Artifact) -> Report {
     let mut r = report::new(name, model);
-    r.conversion = Some(Conversion {
-        options: opts.clone(),
-        file_name: artifact.file_name.clone(),
-        sha256: artifact.sha256.clone(),
-        size: artifact.size,
-    });
+    report::add_conversion(&mut r, opts, artifact);
     r
 }
 

@@ -225,7 +225,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             write_artifact(&output, &artifact)?;
             if report.wanted() {
                 let mut r = report::ReportArgs::start(&model.model, &bytes);
-                edgeport_engine::report::add_conversion(&mut r, &bytes, &opts, &artifact, true)?;
+                edgeport_engine::report::add_conversion(&mut r, &opts, &artifact);
+                edgeport_engine::report::add_artifact_fidelity(&mut r, &bytes, &opts)?;
                 report.finish(&r)?;
             }
             if model.json {

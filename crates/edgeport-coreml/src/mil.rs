@@ -267,13 +267,7 @@ impl Mil {
         }
         let dtype = data.dtype();
         let name = self.fresh(base);
-        let val = match data.blob().filter(|_| n >= BLOB_MIN_ELEMENTS) {
-            Some((bdt, bytes)) => {
-                let offset = self.blobs.add(bdt, &bytes)?;
-                proto::blob_value(dtype, shape, WEIGHT_FILE, offset)
-            }
-            None => proto::immediate(dtype, shape, data.immediate()),
-        };
+        let val = self.value(shape, data)?;
         let mut attributes = BTreeMap::new();
         attributes.insert("name".to_string(), proto::string_value(&name));
         attributes.insert("val".to_string(), val);

@@ -33,17 +33,23 @@ pub fn artifact_variant(opts: &ConvertOptions) -> RunOptions {
     RunOptions { variant, fp32_ops, quantize, palettize: opts.palettize, input_shapes: opts.input_shapes.clone(), ..RunOptions::default() }
 }
 
-/// Records a conversion, and with `fidelity` the artifact's variant against the float original
-/// when the artifact is lossy (on generated samples; see [`crate::runtime::fidelity`]).
-pub fn add_conversion(report: &mut Report, model: &[u8], opts: &ConvertOptions, artifact: &Artifact, fidelity: bool) -> Result<(), EngineError> {
+/// Records a conversion (options, file name, hash, size). Runs nothing, so front ends without
+/// the CPU runtime (the edge worker) can use it.
+pub fn add_conversion(report: &mut Report, opts: &ConvertOptions, artifact: &Artifact) {
     report.conversion = Some(Conversion {
         options: opts.clone(),
         file_name: artifact.file_name.clone(),
         sha256: artifact.sha256.clone(),
         size: artifact.size,
     });
+}
+
+/// Records the fidelity of what a conversion with `opts` computes, when it is lossy: the
+/// artifact's variant against the float original on generated samples (see
+/// [`crate::runtime::fidelity`]).
+pub fn add_artifact_fidelity(report: &mut Report, model: &[u8], opts: &ConvertOptions) -> Result<(), EngineError> {
     let run = artifact_variant(opts);
-    if fidelity && (run.variant != Variant::Fp32 || run.quantize.is_some() || run.palettize.is_some()) {
+    if run.is_lossy() {
         let f = crate::runtime::fidelity(model, &run, None)?;
         report.fidelity.retain(|x| x.variant != f.variant);
         report.fidelity.push(f);

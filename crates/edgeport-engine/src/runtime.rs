@@ -105,6 +105,13 @@ pub struct RunOptions {
     pub palettize: Option<crate::Palettize>,
 }
 
+impl RunOptions {
+    /// Whether these options run something other than the float32 original.
+    pub fn is_lossy(&self) -> bool {
+        self.variant != Variant::Fp32 || self.quantize.is_some() || self.palettize.is_some()
+    }
+}
+
 /// A model ready to run.
 pub struct Runner {
     session: edgeport_cpu::Session,
@@ -341,7 +348,7 @@ pub fn fidelity(
         }
     };
     let reference = samples.iter().map(|s| runner.run(s).map(|o| o.outputs)).collect::<Result<Vec<_>, _>>()?;
-    if options.variant != Variant::Fp32 || options.quantize.is_some() || options.palettize.is_some() {
+    if options.is_lossy() {
         runner = load(model, options)?;
     }
     let got = samples.iter().map(|s| runner.run(s).map(|o| o.outputs)).collect::<Result<Vec<_>, _>>()?;
