@@ -10,6 +10,7 @@ inputs are accepted and reported, and `edgeport bench --json` carries the harnes
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -28,6 +29,43 @@ def test_cpu_matches_onnxruntime(case, edgeport, out_root):
     got = load_npz(out)
     failures = compare_outputs(f"runtime-cpu/{case.name}", got, load_npz(case.expected), rel_tol=1e-4)
     assert not failures, "\n".join(failures)
+
+
+@pytest.fixture(scope="session")
+def gpu_available(edgeport, case_loader):
+    """Whether `--backend gpu` finds an adapter. `cargo xtask test` installs Mesa's lavapipe and
+    sets EDGEPORT_REQUIRE_GPU=1, so there a missing adapter fails instead of skipping."""
+    case = case_loader("mlp_gelu")
+    res = edgeport.run("bench", case.model, "--backend", "gpu", "--runs", "1", "--json")
+    if res.returncode == 0:
+        return True
+    if os.environ.get("EDGEPORT_REQUIRE_GPU") == "1":
+        pytest.fail(f"no GPU adapter, but EDGEPORT_REQUIRE_GPU=1: {res.describe()}")
+    pytest.skip("no GPU adapter here")
+
+
+@pytest.mark.parametrize("case", all_case_params(), indirect=True)
+def test_gpu_matches_cpu(case, edgeport, out_root, gpu_available):
+    outs = {}
+    for backend in ["cpu", "gpu"]:
+        path = out_root / "runtime" / f"{case.name}_{backend}_vs.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        res = edgeport.run("run", case.model, "--input", case.input, "--output", path, "--backend", backend, *case.shape_args)
+        assert res.returncode == 0, res.describe()
+        outs[backend] = load_npz(path)
+    failures = compare_outputs(f"runtime-gpu/{case.name}", outs["gpu"], outs["cpu"], rel_tol=1e-3)
+    assert not failures, "\n".join(failures)
+
+
+def test_gpu_bench_reports_the_adapter(edgeport, case_loader, gpu_available):
+    case = case_loader("resnet")
+    res = edgeport.run("bench", case.model, "--backend", "gpu", "--runs", "3", "--json")
+    assert res.returncode == 0, res.describe()
+    report = json.loads(res.stdout)
+    assert report["backend"] == "gpu" and report["timing"] in {"gpu-timestamp", "wall"}
+    adapter = report["environment"]["adapter"]
+    assert adapter["backend"] and adapter["limits"]["max_storage_buffer_binding_size"] > 0
+    assert isinstance(adapter["fallback"], bool)
 
 
 def test_fp16_variant_is_close_but_not_identical(edgeport, out_root, case_loader):

@@ -6,7 +6,9 @@ use candle_core::{CpuStorage, Device, InplaceOp2, Layout as CandleLayout};
 use edgeport_ir::{DType, Graph, Op, Tensor, TensorType, ValueId};
 
 use crate::kernels::{self, Activation, Kernel, StepIo};
-use crate::plan::{assign_offsets, Buf, Interval, Memory, MemoryPlan};
+use edgeport_ir::arena::{assign_offsets, Interval};
+
+use crate::plan::{Buf, Memory, MemoryPlan};
 use crate::CpuError;
 
 /// Largest activation arena a session plans (bytes); wasm32 has 4 GiB of address space.

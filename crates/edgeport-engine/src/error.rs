@@ -115,3 +115,24 @@ impl From<edgeport_cpu::CpuError> for EngineError {
         }
     }
 }
+
+#[cfg(feature = "gpu")]
+impl From<edgeport_gpu::GpuError> for EngineError {
+    fn from(e: edgeport_gpu::GpuError) -> Self {
+        use edgeport_gpu::GpuError;
+        let message = e.to_string();
+        match e {
+            GpuError::Unsupported { node, op, message: reason } => EngineError {
+                code: ErrorCode::Unsupported,
+                message: format!("GPU runtime: {message}"),
+                nodes: vec![NodeRef { name: node, op: op.to_string(), reason }],
+            },
+            GpuError::Input { .. } => EngineError::options(message),
+            GpuError::TooLarge { .. } => EngineError::new(ErrorCode::LimitExceeded, message),
+            GpuError::NoAdapter(_) | GpuError::Device(_) | GpuError::OutOfMemory(_) | GpuError::Lost(_) => {
+                EngineError::new(ErrorCode::Unsupported, format!("GPU runtime: {message}"))
+            }
+            GpuError::Runtime(_) => EngineError::new(ErrorCode::Internal, format!("GPU runtime: {message}")),
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 mod coreml;
 mod error;
+pub mod exec;
 mod inspect;
 pub mod npz;
 pub mod report;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use edgeport_ir::{DType, Graph, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::{sha256_hex, EngineError, ErrorCode};
+use crate::{sha256_hex, EngineError};
 
 /// Version of the [`BenchReport`] schema.
 pub const BENCH_SCHEMA: &str = "edgeport.bench/1";
@@ -114,7 +114,7 @@ impl RunOptions {
 
 /// A model ready to run.
 pub struct Runner {
-    session: edgeport_cpu::Session,
+    exec: crate::exec::Exec,
     pub model_name: String,
     pub model_sha256: String,
 }
@@ -127,14 +127,22 @@ pub struct RunOutput {
     pub warnings: Vec<String>,
 }
 
-/// Imports, optimizes and plans `model` for running.
+/// Imports, optimizes and plans `model` for running (natively on either backend; in the
+/// browser the gpu backend needs [`load_async`]).
 pub fn load(model: &[u8], options: &RunOptions) -> Result<Runner, EngineError> {
-    if options.backend == Backend::Gpu {
-        return Err(EngineError::new(
-            ErrorCode::Unsupported,
-            "the gpu backend is not available in this build; use --backend cpu",
-        ));
-    }
+    crate::exec::block_on(load_async(model, options))?
+}
+
+/// [`load`], for callers with an event loop (the gpu backend in the browser).
+pub async fn load_async(model: &[u8], options: &RunOptions) -> Result<Runner, EngineError> {
+    let (graph, f16_nodes) = prepare(model, options)?;
+    let exec = crate::exec::Exec::create(&graph, options.backend, options.threads.max(1), f16_nodes).await?;
+    let model_name = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
+    Ok(Runner { exec, model_name, model_sha256: sha256_hex(model) })
+}
+
+/// The graph a variant runs, and which nodes store float16 intermediates.
+fn prepare(model: &[u8], options: &RunOptions) -> Result<(Graph, Option<Vec<bool>>), EngineError> {
     let import_opts = edgeport_onnx::ImportOptions { input_shapes: options.input_shapes.clone() };
     let imported = edgeport_onnx::import(model, &import_opts)?;
     let mut graph = imported.graph;
@@ -167,10 +175,7 @@ pub fn load(model: &[u8], options: &RunOptions) -> Result<Runner, EngineError> {
         None if options.variant == Variant::Fp16 => round_weights_to_fp16(&mut graph, |_| true),
         None => {}
     }
-    let session_opts = edgeport_cpu::SessionOptions { threads: options.threads.max(1), f16_nodes };
-    let session = edgeport_cpu::Session::new(&graph, &session_opts)?;
-    let model_name = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
-    Ok(Runner { session, model_name, model_sha256: sha256_hex(model) })
+    Ok((graph, f16_nodes))
 }
 
 /// Float weights as float16 would store them (converted back to float32 for compute), those
@@ -191,15 +196,20 @@ fn round_weights_to_fp16(graph: &mut Graph, stored_f16: impl Fn(&[usize]) -> boo
 }
 
 impl Runner {
-    pub fn memory_plan(&self) -> &edgeport_cpu::MemoryPlan {
-        self.session.memory_plan()
+    pub fn memory_plan(&self) -> edgeport_cpu::MemoryPlan {
+        self.exec.memory_plan()
     }
 
     /// Runs on inputs keyed by the model's input names (every input, no extra keys).
     pub fn run(&mut self, inputs: &BTreeMap<String, Tensor>) -> Result<RunOutput, EngineError> {
+        crate::exec::block_on(self.run_async(inputs))?
+    }
+
+    /// [`Runner::run`], for callers with an event loop (the gpu backend in the browser).
+    pub async fn run_async(&mut self, inputs: &BTreeMap<String, Tensor>) -> Result<RunOutput, EngineError> {
         let ordered = self.order_inputs(inputs)?;
-        let warnings = nan_warnings("input", self.session.inputs().iter().map(|p| p.name.as_str()).zip(&ordered));
-        let outputs = self.session.run(&ordered)?;
+        let warnings = nan_warnings("input", self.exec.inputs().into_iter().map(|(name, _)| name).zip(&ordered));
+        let outputs = self.exec.run(&ordered).await?.outputs;
         Ok(self.finish(outputs, warnings))
     }
 
@@ -211,38 +221,39 @@ impl Runner {
         clock: &dyn Fn() -> f64,
     ) -> Result<Vec<LayerTime>, EngineError> {
         let ordered = self.order_inputs(inputs)?;
-        self.session.run_timed(&ordered, Some(clock))?;
-        Ok(self
-            .session
+        let crate::exec::Exec::Cpu(session) = &mut self.exec else {
+            return Err(EngineError::options("per-layer profiles are measured on the cpu backend"));
+        };
+        session.run_timed(&ordered, Some(clock))?;
+        Ok(session
             .step_times()
             .map(|(node, op, ms)| LayerTime { node: node.to_string(), op: op.to_string(), ms })
             .collect())
     }
 
     fn finish(&self, outputs: Vec<Tensor>, mut warnings: Vec<String>) -> RunOutput {
-        warnings.extend(nan_warnings("output", self.session.outputs().iter().map(|p| p.name.as_str()).zip(&outputs)));
-        let outputs = self.session.outputs().iter().map(|p| p.name.clone()).zip(outputs).collect();
+        let names = self.exec.output_names();
+        warnings.extend(nan_warnings("output", names.iter().copied().zip(&outputs)));
+        let outputs = names.into_iter().map(str::to_string).zip(outputs).collect();
         RunOutput { outputs, warnings }
     }
 
     fn order_inputs(&self, inputs: &BTreeMap<String, Tensor>) -> Result<Vec<Tensor>, EngineError> {
-        let ports = self.session.inputs();
-        if let Some(extra) = inputs.keys().find(|k| !ports.iter().any(|p| &p.name == *k)) {
-            let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+        let ports = self.exec.inputs();
+        if let Some(extra) = inputs.keys().find(|k| !ports.iter().any(|(name, _)| name == *k)) {
+            let names: Vec<&str> = ports.iter().map(|(name, _)| *name).collect();
             return Err(EngineError::options(format!("'{extra}' is not an input of the model (inputs: {})", names.join(", "))));
         }
         ports
             .iter()
-            .map(|p| {
-                let t = inputs
-                    .get(&p.name)
-                    .ok_or_else(|| EngineError::options(format!("input '{}' is missing", p.name)))?;
+            .map(|&(name, ty)| {
+                let t = inputs.get(name).ok_or_else(|| EngineError::options(format!("input '{name}' is missing")))?;
                 // float arrays of another float width are accepted and converted
-                Ok(match (t.dtype(), p.ty.dtype) {
+                Ok(match (t.dtype(), ty.dtype) {
                     (a, b) if a == b => t.clone(),
-                    (DType::F16 | DType::F32, DType::F32 | DType::F16) => t.cast(p.ty.dtype),
+                    (DType::F16 | DType::F32, DType::F32 | DType::F16) => t.cast(ty.dtype),
                     (a, b) => {
-                        return Err(EngineError::options(format!("input '{}': expected {b}, got {a}", p.name)));
+                        return Err(EngineError::options(format!("input '{name}': expected {b}, got {a}")));
                     }
                 })
             })
@@ -258,23 +269,23 @@ impl Runner {
     /// The `index`-th deterministic sample (index 0 is [`Runner::sample_inputs`]).
     pub fn sample(&self, index: u64) -> BTreeMap<String, Tensor> {
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
-        self.session
+        self.exec
             .inputs()
-            .iter()
-            .map(|p| {
-                let n = p.ty.elements();
-                let t = if p.ty.dtype.is_float() {
+            .into_iter()
+            .map(|(name, ty)| {
+                let n = ty.elements();
+                let t = if ty.dtype.is_float() {
                     let v = (0..n)
                         .map(|_| {
                             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                             (state >> 40) as f32 / (1u64 << 24) as f32
                         })
                         .collect();
-                    Tensor::new(p.ty.shape.clone(), TensorData::F32(v)).map(|t| t.cast(p.ty.dtype))
+                    Tensor::new(ty.shape.clone(), TensorData::F32(v)).map(|t| t.cast(ty.dtype))
                 } else {
-                    Ok(Tensor::zeros(p.ty.dtype, p.ty.shape.clone()))
+                    Ok(Tensor::zeros(ty.dtype, ty.shape.clone()))
                 };
-                (p.name.clone(), t.unwrap_or_else(|_| Tensor::zeros(p.ty.dtype, p.ty.shape.clone())))
+                (name.to_string(), t.unwrap_or_else(|_| Tensor::zeros(ty.dtype, ty.shape.clone())))
             })
             .collect()
     }
@@ -523,7 +534,8 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 /// Loads `model`, runs it once cold, `warmup` times unmeasured and `runs` times measured on
 /// deterministic sample inputs, timing with `clock` (milliseconds, monotonic). Returns the
-/// report and the loaded model, for further runs without loading it again.
+/// report and the loaded model, for further runs without loading it again. (In the browser the
+/// gpu backend needs [`bench_async`].)
 pub fn bench(
     model: &[u8],
     options: &RunOptions,
@@ -532,36 +544,58 @@ pub fn bench(
     environment: Environment,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<(BenchReport, Runner), EngineError> {
+    crate::exec::block_on(bench_async(model, options, bench, clock, environment, progress))?
+}
+
+/// [`bench`], for callers with an event loop. On the gpu backend each run's time is the GPU's
+/// own (timestamp queries) when the adapter has them, else submit-to-readback wall time.
+pub async fn bench_async(
+    model: &[u8],
+    options: &RunOptions,
+    bench: &BenchOptions,
+    clock: &dyn Fn() -> f64,
+    mut environment: Environment,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<(BenchReport, Runner), EngineError> {
     if bench.runs == 0 || bench.runs > 100_000 {
         return Err(EngineError::options(format!("runs must be within 1..=100000, got {}", bench.runs)));
     }
     progress("load", 0, 1);
     let t0 = clock();
-    let mut runner = load(model, options)?;
+    let mut runner = load_async(model, options).await?;
     let load_ms = clock() - t0;
+    runner.exec.describe(&mut environment);
     // ordered once, so the timed runs are the session's runs and nothing else
     let inputs = runner.order_inputs(&runner.sample_inputs())?;
     progress("first run", 0, 1);
     let t0 = clock();
-    runner.session.run(&inputs)?;
+    runner.exec.run(&inputs).await?;
     let first_run_ms = clock() - t0;
     for i in 0..bench.warmup {
         progress("warm-up", i, bench.warmup);
-        runner.session.run(&inputs)?;
+        runner.exec.run(&inputs).await?;
     }
     let mut samples = Vec::with_capacity(bench.runs);
+    let mut gpu_samples = Vec::with_capacity(bench.runs);
     for i in 0..bench.runs {
         progress("timed runs", i, bench.runs);
         let t0 = clock();
-        runner.session.run(&inputs)?;
+        let timed = runner.exec.run(&inputs).await?;
         samples.push(clock() - t0);
+        gpu_samples.extend(timed.gpu_ms);
     }
     progress("timed runs", bench.runs, bench.runs);
+    let timing = if gpu_samples.len() == samples.len() {
+        samples = gpu_samples;
+        "gpu-timestamp"
+    } else {
+        "wall"
+    };
     let mut sorted = samples.clone();
     sorted.sort_by(f64::total_cmp);
     let mean = samples.iter().sum::<f64>() / samples.len() as f64;
     let var = samples.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / samples.len() as f64;
-    let memory = runner.memory_plan().clone();
+    let memory = runner.memory_plan();
     let report = BenchReport {
         schema: BENCH_SCHEMA.into(),
         model_name: runner.model_name.clone(),
@@ -581,7 +615,7 @@ pub fn bench(
         max_ms: sorted[sorted.len() - 1],
         peak_memory_bytes: memory.arena_bytes + memory.weights_bytes,
         memory,
-        timing: "wall".into(),
+        timing: timing.into(),
         environment,
         samples_ms: samples,
     };

@@ -4,6 +4,7 @@
 //! Importers produce this IR, passes rewrite it, exporters and runtimes consume it.
 //! No I/O here, and nothing that does not build for wasm32.
 
+pub mod arena;
 mod dtype;
 mod error;
 pub mod eval;

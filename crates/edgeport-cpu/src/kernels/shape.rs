@@ -153,23 +153,8 @@ impl PadKernel {
             .iter()
             .zip(&p.pads)
             .zip(out)
-            .map(|((&d, &[before, _]), &o)| {
-                (0..o)
-                    .map(|i| {
-                        let s = i as isize - before as isize;
-                        let last = d as isize - 1;
-                        match p.mode {
-                            _ if (0..=last).contains(&s) => Some(s as usize),
-                            PadMode::Constant(_) => None,
-                            PadMode::Edge => Some(s.clamp(0, last) as usize),
-                            PadMode::Reflect => {
-                                let r = if s < 0 { -s } else { 2 * last - s };
-                                Some(r.clamp(0, last) as usize)
-                            }
-                        }
-                    })
-                    .collect()
-            })
+            .enumerate()
+            .map(|(axis, ((&d, _), &o))| (0..o).map(|i| p.source_index(axis, d, i)).collect())
             .collect();
         let value = match p.mode {
             PadMode::Constant(v) => v,

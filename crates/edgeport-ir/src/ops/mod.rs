@@ -20,7 +20,7 @@ pub use elementwise::{broadcast_shapes, BinaryOp, UnaryOp};
 pub use matmul::matmul_shape;
 pub use pool::{Pool, PoolKind};
 pub use reduce::{LayerNorm, Reduce, ReduceKind};
-pub use resize::{CoordMode, NearestMode, Resize, ResizeMode};
+pub use resize::{CoordMode, NearestMode, Resize, ResizeMode, ResizeTap};
 pub use shape_ops::{Pad, PadMode, Slice};
 
 use crate::{DType, IrResult, Tensor, TensorType};

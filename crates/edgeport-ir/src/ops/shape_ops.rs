@@ -141,6 +141,25 @@ pub struct Pad {
 }
 
 impl Pad {
+    /// The input coordinate that output coordinate `i` of `axis` reads (the input has `dim`
+    /// elements there), or `None` inside constant padding.
+    pub fn source_index(&self, axis: usize, dim: usize, i: usize) -> Option<usize> {
+        let before = self.pads.get(axis).map_or(0, |p| p[0]);
+        let s = i as isize - before as isize;
+        let last = dim as isize - 1;
+        match self.mode {
+            _ if (0..=last).contains(&s) => Some(s as usize),
+            PadMode::Constant(_) => None,
+            PadMode::Edge => Some(s.clamp(0, last) as usize),
+            PadMode::Reflect => {
+                let r = if s < 0 { -s } else { 2 * last - s };
+                Some(r.clamp(0, last) as usize)
+            }
+        }
+    }
+}
+
+impl Pad {
     pub fn infer(&self, inputs: &[&TensorType]) -> IrResult<TensorType> {
         const OP: &str = "Pad";
         arity(OP, inputs, 1, 1)?;

@@ -1,0 +1,633 @@
+//! A planned model on the GPU and its runs.
+//!
+//! Planning mirrors edgeport-cpu: activations are folded into the producing kernel, reshapes
+//! alias their input, and every runtime value gets a range of one arena by liveness
+//! (`edgeport_ir::arena`). The memory buffer holds [arena | weights | index tables]; weights
+//! and tables are uploaded once. An inference writes the inputs, records every launch into
+//! one compute pass, copies the outputs to a readback buffer and submits once.
+
+use std::collections::BTreeMap;
+
+use edgeport_ir::arena::{Interval, assign_offsets};
+use edgeport_ir::{DType, Graph, Op, Tensor, TensorType, ValueId};
+use serde::{Deserialize, Serialize};
+
+use crate::GpuError;
+use crate::device::Gpu;
+use crate::kernels::{self, Act, Ctx, Epilogue, Launch, Operands, PARAM_WORDS, Shader, Tables};
+
+/// Bytes between parameter blocks (WebGPU's minimum uniform offset alignment).
+const PARAM_STRIDE: u64 = 256;
+/// Largest single upload the session plans (bytes), below any adapter's buffer limit.
+const MAX_MEMORY_BYTES: u64 = 1 << 32;
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Per graph node: round its outputs to float16 (see `edgeport_cpu::SessionOptions`).
+    pub f16_nodes: Option<Vec<bool>>,
+}
+
+/// Sizes decided at planning time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuPlan {
+    /// The activation arena (bytes).
+    pub arena_bytes: u64,
+    /// Weights and index tables (bytes), uploaded once.
+    pub weights_bytes: u64,
+    /// Steps after fusion, and the kernel launches they take.
+    pub steps: usize,
+    pub launches: usize,
+    /// Distinct compute pipelines.
+    pub pipelines: usize,
+}
+
+/// A model input or output.
+#[derive(Debug, Clone)]
+pub struct Port {
+    pub name: String,
+    pub ty: TensorType,
+    /// Element offset in the memory buffer.
+    offset: u64,
+    round_f16: bool,
+}
+
+/// One run's results: outputs, and the GPU's own time for the pass when timestamps exist.
+pub struct RunResult {
+    pub outputs: Vec<Tensor>,
+    pub gpu_ms: Option<f64>,
+}
+
+struct Recorded {
+    shader: Shader,
+    param_offset: u32,
+    groups: [u32; 3],
+}
+
+pub struct Session {
+    gpu: Gpu,
+    memory: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    pipelines: BTreeMap<Shader, wgpu::ComputePipeline>,
+    launches: Vec<Recorded>,
+    inputs: Vec<Port>,
+    outputs: Vec<Port>,
+    readback: wgpu::Buffer,
+    /// Offset of the timestamps in the readback buffer, with their query set and resolve buffer.
+    timestamps: Option<(u64, wgpu::QuerySet, wgpu::Buffer)>,
+    plan: GpuPlan,
+}
+
+/// A node compiled into launches, before memory is assigned.
+struct Pending {
+    node: usize,
+    act: Option<Act>,
+    folded: Option<usize>,
+}
+
+impl Session {
+    pub async fn new(
+        gpu: &Gpu,
+        graph: &Graph,
+        options: &SessionOptions,
+    ) -> Result<Session, GpuError> {
+        gpu.check()?;
+        let nvalues = graph.values().len();
+        let mut root: Vec<ValueId> = (0..nvalues as u32).map(ValueId).collect();
+        let resolve = |root: &[ValueId], v: ValueId| root[v.0 as usize];
+        let consumers = graph.consumers();
+        let is_output = |v: ValueId| graph.outputs.contains(&v);
+
+        // Fold activations into their producer, alias reshapes.
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut producer_step: Vec<Option<usize>> = vec![None; nvalues];
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if let (Op::Reshape { .. }, [input], [output]) =
+                (&node.op, node.inputs.as_slice(), node.outputs.as_slice())
+            {
+                root[output.0 as usize] = resolve(&root, *input);
+                continue;
+            }
+            if let (Some(act), [input], [output]) = (
+                Act::of(&node.op),
+                node.inputs.as_slice(),
+                node.outputs.as_slice(),
+            ) {
+                let src = resolve(&root, *input);
+                let fusable = producer_step[src.0 as usize].filter(|&s| {
+                    let p = &pending[s];
+                    let producer = &graph.nodes[p.node];
+                    kernels::takes_epilogue(&producer.op)
+                        && p.act.is_none()
+                        && producer.outputs.len() == 1
+                        && src == *input
+                        && consumers[input.0 as usize].len() == 1
+                        && !is_output(*input)
+                });
+                if let Some(s) = fusable {
+                    pending[s].act = Some(act);
+                    pending[s].folded = Some(i);
+                    root[output.0 as usize] = src;
+                    continue;
+                }
+            }
+            for &o in &node.outputs {
+                producer_step[o.0 as usize] = Some(pending.len());
+            }
+            pending.push(Pending {
+                node: i,
+                act: None,
+                folded: None,
+            });
+        }
+
+        // Liveness (step s runs at time s + 1; inputs are written at 0).
+        let end = pending.len() + 1;
+        let mut first: Vec<Option<usize>> = vec![None; nvalues];
+        let mut last: Vec<usize> = vec![0; nvalues];
+        for &v in &graph.inputs {
+            first[v.0 as usize] = Some(0);
+        }
+        for (s, p) in pending.iter().enumerate() {
+            for &o in &graph.nodes[p.node].outputs {
+                first[o.0 as usize] = Some(s + 1);
+                last[o.0 as usize] = last[o.0 as usize].max(s + 1);
+            }
+            for &v in &graph.nodes[p.node].inputs {
+                let r = resolve(&root, v);
+                last[r.0 as usize] = last[r.0 as usize].max(s + 1);
+            }
+        }
+        for &v in &graph.outputs {
+            let r = resolve(&root, v);
+            last[r.0 as usize] = end;
+        }
+        let mut intervals = Vec::new();
+        let mut slot_of: Vec<Option<usize>> = vec![None; nvalues];
+        for v in 0..nvalues {
+            if let Some(f) = first[v].filter(|_| graph.constant(ValueId(v as u32)).is_none()) {
+                slot_of[v] = Some(intervals.len());
+                intervals.push(Interval {
+                    first: f,
+                    last: last[v].max(f),
+                    len: graph.values()[v].ty.elements(),
+                });
+            }
+        }
+        let (arena_offsets, arena_len) = assign_offsets(&intervals);
+
+        // Weights follow the arena, in first-use order.
+        let weights_base = arena_len.div_ceil(16) * 16;
+        let mut weights: Vec<f32> = Vec::new();
+        let mut const_at: Vec<Option<u64>> = vec![None; nvalues];
+        let mut offset_of = |weights: &mut Vec<f32>, v: ValueId| -> Result<u64, GpuError> {
+            let r = resolve(&root, v);
+            if let Some(t) = graph.constant(r) {
+                if let Some(at) = const_at[r.0 as usize] {
+                    return Ok(at);
+                }
+                let at = (weights_base + weights.len()) as u64;
+                weights.extend(t.to_f32_vec());
+                const_at[r.0 as usize] = Some(at);
+                return Ok(at);
+            }
+            let slot = slot_of[r.0 as usize].ok_or_else(|| GpuError::Unsupported {
+                node: graph.value(v).name.clone(),
+                op: "value",
+                message: "is read before any node writes it".into(),
+            })?;
+            Ok(arena_offsets[slot] as u64)
+        };
+
+        let f16 = |node: usize| {
+            options
+                .f16_nodes
+                .as_ref()
+                .is_some_and(|f| f.get(node).copied().unwrap_or(false))
+        };
+        let mut operand_offsets: Vec<(Vec<Option<u32>>, Vec<u32>)> =
+            Vec::with_capacity(pending.len());
+        for p in &pending {
+            let node = &graph.nodes[p.node];
+            let ins = node
+                .inputs
+                .iter()
+                .map(|&v| {
+                    offset_of(&mut weights, v)
+                        .and_then(kernels::offset_u32)
+                        .map(Some)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let outs = node
+                .outputs
+                .iter()
+                .map(|&v| offset_of(&mut weights, v).and_then(kernels::offset_u32))
+                .collect::<Result<Vec<_>, _>>()?;
+            operand_offsets.push((ins, outs));
+        }
+        let producers = graph.producers();
+        let mut port = |weights: &mut Vec<f32>, v: ValueId| -> Result<Port, GpuError> {
+            let value = graph.value(v);
+            let readers = &consumers[v.0 as usize];
+            let round_f16 = producers.get(v.0 as usize).copied().flatten().is_none()
+                && !readers.is_empty()
+                && readers.iter().all(|&n| f16(n));
+            Ok(Port {
+                name: value.name.clone(),
+                ty: value.ty.clone(),
+                offset: offset_of(weights, v)?,
+                round_f16,
+            })
+        };
+        let inputs = graph
+            .inputs
+            .iter()
+            .map(|&v| port(&mut weights, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outputs = graph
+            .outputs
+            .iter()
+            .map(|&v| port(&mut weights, v))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        // Kernels, with their index tables after the weights.
+        let mut tables = Tables {
+            base: (weights_base + weights.len()) as u64,
+            data: Vec::new(),
+        };
+        let mut launches: Vec<Launch> = Vec::new();
+        for (p, (ins, outs)) in pending.iter().zip(&operand_offsets) {
+            let node = &graph.nodes[p.node];
+            let epilogue = Epilogue {
+                act: p.act.unwrap_or(Act::NONE),
+                // Rounding commutes with the monotone activations folded in.
+                round_f16: f16(p.node) || p.folded.is_some_and(f16),
+            };
+            let ctx = Ctx {
+                graph,
+                node,
+                operands: Operands {
+                    inputs: ins,
+                    outputs: outs,
+                },
+                epilogue,
+            };
+            launches.extend(kernels::compile(&ctx, &mut tables)?);
+        }
+
+        // Memory: one buffer for everything.
+        let total_elems = tables.base as usize + tables.data.len();
+        let memory_bytes = (total_elems.max(4) as u64) * 4;
+        let limits = gpu.device.limits();
+        let limit = u64::from(limits.max_storage_buffer_binding_size)
+            .min(limits.max_buffer_size)
+            .min(MAX_MEMORY_BYTES);
+        if memory_bytes > limit {
+            return Err(GpuError::TooLarge {
+                what: "the model's GPU memory (bytes)",
+                needed: memory_bytes,
+                limit,
+            });
+        }
+        let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let memory = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("edgeport memory"),
+            size: memory_bytes,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_DST
+                | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let mut constants = weights;
+        constants.extend_from_slice(&tables.data);
+        if !constants.is_empty() {
+            gpu.queue.write_buffer(
+                &memory,
+                weights_base as u64 * 4,
+                bytemuck::cast_slice(&constants),
+            );
+        }
+
+        // Parameters: one 256-byte block per launch.
+        let param_bytes = (launches.len().max(1) as u64) * PARAM_STRIDE;
+        let params = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("edgeport params"),
+            size: param_bytes,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut block = vec![0u32; launches.len() * (PARAM_STRIDE as usize / 4)];
+        for (i, l) in launches.iter().enumerate() {
+            block[i * (PARAM_STRIDE as usize / 4)..][..PARAM_WORDS].copy_from_slice(&l.params.0);
+        }
+        if !block.is_empty() {
+            gpu.queue
+                .write_buffer(&params, 0, bytemuck::cast_slice(&block));
+        }
+
+        let layout = gpu
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("edgeport"),
+                entries: &[
+                    wgpu::BindGroupLayoutEntry {
+                        binding: 0,
+                        visibility: wgpu::ShaderStages::COMPUTE,
+                        ty: wgpu::BindingType::Buffer {
+                            ty: wgpu::BufferBindingType::Storage { read_only: false },
+                            has_dynamic_offset: false,
+                            min_binding_size: None,
+                        },
+                        count: None,
+                    },
+                    wgpu::BindGroupLayoutEntry {
+                        binding: 1,
+                        visibility: wgpu::ShaderStages::COMPUTE,
+                        ty: wgpu::BindingType::Buffer {
+                            ty: wgpu::BufferBindingType::Uniform,
+                            has_dynamic_offset: true,
+                            min_binding_size: wgpu::BufferSize::new(PARAM_STRIDE),
+                        },
+                        count: None,
+                    },
+                ],
+            });
+        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("edgeport"),
+            layout: &layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: memory.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &params,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(PARAM_STRIDE),
+                    }),
+                },
+            ],
+        });
+        let pipeline_layout = gpu
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("edgeport"),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+        let mut pipelines = BTreeMap::new();
+        for l in &launches {
+            if pipelines.contains_key(&l.shader) {
+                continue;
+            }
+            let module = gpu
+                .device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(l.shader.name()),
+                    source: wgpu::ShaderSource::Wgsl(l.shader.source().into()),
+                });
+            let pipeline = gpu
+                .device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(l.shader.name()),
+                    layout: Some(&pipeline_layout),
+                    module: &module,
+                    entry_point: Some("main"),
+                    compilation_options: Default::default(),
+                    cache: None,
+                });
+            pipelines.insert(l.shader, pipeline);
+        }
+
+        // Readback: the outputs back to back, then two timestamps.
+        let out_bytes: u64 = outputs.iter().map(|p| p.ty.elements() as u64 * 4).sum();
+        let ts_at = out_bytes.div_ceil(256) * 256;
+        let timestamps = gpu.timestamps.then(|| {
+            let set = gpu.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("edgeport pass"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            });
+            let resolve = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("edgeport timestamps"),
+                size: 16,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            (ts_at, set, resolve)
+        });
+        let readback = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("edgeport readback"),
+            size: (ts_at + 16).max(16),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+
+        if let Some(e) = validation.pop().await {
+            return Err(GpuError::Runtime(e.to_string()));
+        }
+        if let Some(e) = scope.pop().await {
+            return Err(GpuError::OutOfMemory(e.to_string()));
+        }
+        gpu.check()?;
+
+        let recorded = launches
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Recorded {
+                shader: l.shader,
+                param_offset: (i as u64 * PARAM_STRIDE) as u32,
+                groups: l.grid.groups(),
+            })
+            .collect();
+        let plan = GpuPlan {
+            arena_bytes: arena_len as u64 * 4,
+            weights_bytes: constants.len() as u64 * 4,
+            steps: pending.len(),
+            launches: launches.len(),
+            pipelines: pipelines.len(),
+        };
+        Ok(Session {
+            gpu: gpu.clone(),
+            memory,
+            bind_group,
+            pipelines,
+            launches: recorded,
+            inputs,
+            outputs,
+            readback,
+            timestamps,
+            plan,
+        })
+    }
+
+    pub fn inputs(&self) -> &[Port] {
+        &self.inputs
+    }
+    pub fn outputs(&self) -> &[Port] {
+        &self.outputs
+    }
+    pub fn plan(&self) -> &GpuPlan {
+        &self.plan
+    }
+
+    /// Runs the model on `inputs` (in the order of [`Session::inputs`]): one submission.
+    pub async fn run(&mut self, inputs: &[Tensor]) -> Result<RunResult, GpuError> {
+        self.check_inputs(inputs)?;
+        let gpu = &self.gpu;
+        gpu.check()?;
+        for (port, t) in self.inputs.iter().zip(inputs) {
+            let mut data = match t.as_f32() {
+                Some(v) => v.to_vec(),
+                None => t.to_f32_vec(),
+            };
+            if port.round_f16 {
+                data.iter_mut()
+                    .for_each(|x| *x = half::f16::from_f32(*x).to_f32());
+            }
+            if !data.is_empty() {
+                gpu.queue
+                    .write_buffer(&self.memory, port.offset * 4, bytemuck::cast_slice(&data));
+            }
+        }
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("edgeport run"),
+            });
+        {
+            let timestamp_writes =
+                self.timestamps
+                    .as_ref()
+                    .map(|(_, set, _)| wgpu::ComputePassTimestampWrites {
+                        query_set: set,
+                        beginning_of_pass_write_index: Some(0),
+                        end_of_pass_write_index: Some(1),
+                    });
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("edgeport"),
+                timestamp_writes,
+            });
+            let mut current: Option<Shader> = None;
+            for l in &self.launches {
+                if current != Some(l.shader) {
+                    if let Some(p) = self.pipelines.get(&l.shader) {
+                        pass.set_pipeline(p);
+                    }
+                    current = Some(l.shader);
+                }
+                pass.set_bind_group(0, &self.bind_group, &[l.param_offset]);
+                pass.dispatch_workgroups(l.groups[0], l.groups[1], l.groups[2]);
+            }
+        }
+        let mut at = 0u64;
+        for port in &self.outputs {
+            let bytes = port.ty.elements() as u64 * 4;
+            if bytes > 0 {
+                encoder.copy_buffer_to_buffer(
+                    &self.memory,
+                    port.offset * 4,
+                    &self.readback,
+                    at,
+                    bytes,
+                );
+            }
+            at += bytes;
+        }
+        if let Some((ts_at, set, resolve)) = &self.timestamps {
+            encoder.resolve_query_set(set, 0..2, resolve, 0);
+            encoder.copy_buffer_to_buffer(resolve, 0, &self.readback, *ts_at, 16);
+        }
+        gpu.queue.submit([encoder.finish()]);
+
+        let (tx, rx) = futures_channel::oneshot::channel();
+        self.readback.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        gpu.wait();
+        let mapped = rx
+            .await
+            .map_err(|_| GpuError::Lost("the readback was cancelled".into()))?;
+        if let Err(e) = mapped {
+            gpu.check()?;
+            return Err(GpuError::Runtime(format!(
+                "reading the outputs back failed: {e}"
+            )));
+        }
+        let (values, gpu_ms) = {
+            let view = self
+                .readback
+                .get_mapped_range(..)
+                .map_err(|e| GpuError::Runtime(e.to_string()))?;
+            let bytes: &[u8] = &view;
+            let floats: Vec<f32> = bytes[..at as usize]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            let gpu_ms = self.timestamps.as_ref().and_then(|(ts_at, _, _)| {
+                let t = &bytes[*ts_at as usize..*ts_at as usize + 16];
+                let begin = u64::from_le_bytes(t[..8].try_into().ok()?);
+                let end = u64::from_le_bytes(t[8..].try_into().ok()?);
+                (end > begin).then(|| {
+                    (end - begin) as f64 * f64::from(gpu.queue.get_timestamp_period()) / 1e6
+                })
+            });
+            (floats, gpu_ms)
+        };
+        self.readback.unmap();
+        gpu.check()?;
+        let mut at = 0usize;
+        let outputs = self
+            .outputs
+            .iter()
+            .map(|port| {
+                let n = port.ty.elements();
+                let data = values[at..at + n].to_vec();
+                at += n;
+                let t = Tensor::from_f32(port.ty.shape.clone(), data)
+                    .map_err(|e| GpuError::Runtime(e.to_string()))?;
+                Ok(if port.ty.dtype == DType::F32 {
+                    t
+                } else {
+                    t.cast(port.ty.dtype)
+                })
+            })
+            .collect::<Result<Vec<_>, GpuError>>()?;
+        Ok(RunResult { outputs, gpu_ms })
+    }
+
+    fn check_inputs(&self, inputs: &[Tensor]) -> Result<(), GpuError> {
+        if inputs.len() != self.inputs.len() {
+            let names: Vec<&str> = self.inputs.iter().map(|p| p.name.as_str()).collect();
+            return Err(GpuError::Input {
+                name: names.join(", "),
+                message: format!(
+                    "the model takes {} inputs, got {}",
+                    self.inputs.len(),
+                    inputs.len()
+                ),
+            });
+        }
+        for (port, t) in self.inputs.iter().zip(inputs) {
+            let err = |message: String| {
+                Err(GpuError::Input {
+                    name: port.name.clone(),
+                    message,
+                })
+            };
+            if t.shape() != port.ty.shape.as_slice() {
+                return err(format!(
+                    "expected shape {:?}, got {:?}",
+                    port.ty.shape,
+                    t.shape()
+                ));
+            }
+            if t.dtype() != port.ty.dtype {
+                return err(format!("expected {}, got {}", port.ty.dtype, t.dtype()));
+            }
+        }
+        Ok(())
+    }
+}
