@@ -64,6 +64,8 @@ const context = await chromium.launchPersistentContext(userDataDir, {
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
+    // WebGPU on SwiftShader: Chromium blocklists CPU adapters unless asked.
+    "--enable-unsafe-webgpu",
     "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
@@ -351,8 +353,9 @@ await step("sample model: fetched on click, summary, convert equals the CLI", as
 
 // ---- measuring in the browser ---------------------------------------------------------------
 
-/** Sets the measure panel's runs and variants, measures, and returns its rows. */
-async function measure(runs, variants = ["fp32", "fp16"]) {
+/** Sets the measure panel's backend, runs and variants, measures, and returns its rows. */
+async function measure(runs, variants = ["fp32", "fp16"], backend = "cpu") {
+  await $("measure-backend").selectOption(backend);
   for (const v of ["fp32", "fp16", "coreml-fp16"]) {
     const box = $(`measure-variant-${v}`);
     if ((await box.isChecked()) !== variants.includes(v)) await box.click();
@@ -366,6 +369,7 @@ async function measure(runs, variants = ["fp32", "fp16"]) {
       variant: r.dataset.variant,
       p50: Number(r.dataset.p50),
       maxAbsError: Number(r.dataset.maxAbsError),
+      referenceMaxAbs: Number(r.dataset.referenceMaxAbs),
       cosine: Number(r.dataset.cosine),
     })),
   );
@@ -636,11 +640,72 @@ await step("share link from another edgeport version: said clearly, report still
   assert.deepEqual((await reportIn(other)).results, withoutPlacement(simulated));
 });
 
+await step("WebGPU without an adapter (this browser lacks --enable-unsafe-webgpu): the panel says so and measures on the CPU", async () => {
+  await other.goto(url, { waitUntil: "load" });
+  await other.locator('main[data-engine="ready"]').waitFor(T);
+  await uploadTo(other, "mlp_gelu.onnx", fs.readFileSync(fixture("mlp_gelu")));
+  await other.locator('[data-testid="summary"][data-ready="true"]').waitFor(T);
+  await $o("measure-backend").selectOption("gpu");
+  if (await $o("measure-variant-fp16").isChecked()) await $o("measure-variant-fp16").click();
+  await $o("measure-runs").fill("2");
+  await $o("measure-runs").dispatchEvent("change");
+  await $o("measure-button").click();
+  await other.locator('[data-testid="measure-results"][data-ready="true"]').waitFor({ timeout: 180_000 });
+  assert.match(await $o("measure-fallback").innerText(), /WebGPU could not run this here .*measured on the CPU/);
+  assert.equal(await $o("measure-env").getAttribute("data-backend"), "cpu");
+  assert.equal(await $o("error").count(), 0);
+});
+
 await step("shared page: no console errors and no CSP violations", async () => {
   assert.deepEqual(await other.evaluate(() => window.__csp ?? []), [], "CSP violations");
 });
 await fresh.close();
 fs.rmSync(freshDir, { recursive: true, force: true });
+
+// ---- WebGPU ------------------------------------------------------------------------------------
+
+/** The PP-OCR models (tests/fixtures/ppocr.py), when the test command could fetch them. */
+function ppocrModels() {
+  const file = process.env.EDGEPORT_PPOCR;
+  if (!file || !fs.existsSync(file)) return [];
+  const summary = JSON.parse(fs.readFileSync(file, "utf8"));
+  return Object.entries(summary).map(([key, info]) => ({ name: `ppocr_${key}`, file: info.model, shapes: info.input_shape_arg }));
+}
+
+await step("WebGPU (SwiftShader): every fixture and PP-OCR model runs on the GPU and matches the CPU within 1e-3", async () => {
+  const models = [
+    ...["mlp_gelu", "resnet", "mobilenetv2", "transformer", "ops_misc"].map((name) => ({ name, file: fixture(name), shapes: null })),
+    ...ppocrModels(),
+  ];
+  const seen = [];
+  for (const m of models) {
+    await upload(`${m.name}.onnx`, fs.readFileSync(m.file));
+    if (m.shapes) {
+      // PP-OCR models have open dimensions: the page asks for shapes, given as the CLI's are.
+      await page.locator('[data-testid="error"], [data-testid="summary"][data-ready="true"]').first().waitFor(T);
+      await $("opt-input-shapes").fill(m.shapes);
+      await $("apply-shapes").click();
+      const dims = `[${m.shapes.split("=")[1].split(",").join(", ")}]`;
+      await page.waitForFunction((d) => document.querySelector('[data-testid="summary"][data-ready="true"]')?.innerText.includes(d), dims, T);
+    }
+    await summaryReady();
+    const [row] = await measure(2, ["fp32"], "gpu");
+    assert.equal(await $("measure-fallback").count(), 0, `${m.name}: fell back to the CPU: ${await $("measure-fallback").allInnerTexts()}`);
+    assert.equal(await $("measure-env").getAttribute("data-backend"), "gpu", m.name);
+    const tol = 1e-3 * Math.max(1, row.referenceMaxAbs);
+    assert.ok(row.p50 > 0 && row.maxAbsError <= tol, `${m.name}: max |gpu - cpu| ${row.maxAbsError} > ${tol}`);
+    seen.push(`${m.name} ${row.maxAbsError.toExponential(2)}`);
+  }
+  console.log(`        max |gpu - cpu|: ${seen.join(", ")}`);
+  assert.ok(seen.length >= 5);
+  const adapter = await $("measure-adapter").innerText();
+  assert.match(adapter, /google|swiftshader/i, adapter);
+  assert.equal(await $("measure-adapter").getAttribute("data-fallback"), "true", "SwiftShader is a fallback adapter");
+  assert.match(await $("measure-env").getAttribute("data-timing"), /^(gpu-timestamp|wall)$/);
+  assert.ok((await $("measure-table").innerText()).includes("pipelines"));
+  await $("measure-panel").screenshot({ path: path.join(shots, "measure-webgpu.png") });
+  await assertNoError();
+});
 
 await step("privacy: no request carries the model; only the page's files and the sample", async () => {
   assert.ok(initialRequests > 0, "the initial load was recorded");

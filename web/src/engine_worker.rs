@@ -8,15 +8,16 @@ use crate::protocol::{Converted, ErrorInfo, Reply, Request, StageName, Summary};
 use crate::sim_report::{profiles_from_engine, report_from_engine};
 
 /// What the worker's host provides for measurements.
-pub struct Host<'a> {
+pub struct Host {
     /// Monotonic milliseconds (`performance.now()` in the browser).
-    pub clock: &'a dyn Fn() -> f64,
+    pub clock: Box<dyn Fn() -> f64>,
     pub user_agent: String,
 }
 
 /// Answers one request; `post` receives every reply (stages first, then one final reply), with
-/// the artifact's bytes beside `Converted`.
-pub fn handle(req: &Request, model: &[u8], host: &Host, post: &mut dyn FnMut(Reply, Option<Vec<u8>>)) {
+/// the artifact's bytes beside `Converted`. Async for WebGPU measurements, whose results come
+/// back through the browser's event loop; everything else completes at once.
+pub async fn handle(req: &Request, model: &[u8], host: &Host, post: &mut dyn FnMut(Reply, Option<Vec<u8>>)) {
     let id = req.id();
     if let Request::Profiles { .. } = req {
         let listed = edgeport_engine::simulate::list_profiles().map_err(|e| ErrorInfo::from(&e));
@@ -81,7 +82,7 @@ pub fn handle(req: &Request, model: &[u8], host: &Host, post: &mut dyn FnMut(Rep
             }
         }
         #[cfg(feature = "runtime")]
-        Request::Measure { measure, .. } => match measure_variants(model, &options.input_shapes, measure, host, id, post) {
+        Request::Measure { measure, .. } => match measure_on_backend(model, &options.input_shapes, measure, host, id, post).await {
             Ok(result) => post(Reply::Measured { id, result: Box::new(result) }, None),
             Err(e) => post(Reply::Failed { id, error: ErrorInfo::from(&e) }, None),
         },
@@ -95,10 +96,10 @@ pub fn handle(req: &Request, model: &[u8], host: &Host, post: &mut dyn FnMut(Rep
     }
 }
 
+/// Measures on the chosen backend. WebGPU falls back to the CPU, saying why, when there is no
+/// adapter or the device fails (lost, out of memory), so the page never needs a reload.
 #[cfg(feature = "runtime")]
-/// Benchmarks each variant with the engine's harness and compares its outputs with the fp32
-/// original's on the same (deterministic sample) inputs.
-fn measure_variants(
+async fn measure_on_backend(
     model: &[u8],
     input_shapes: &std::collections::BTreeMap<String, Vec<usize>>,
     measure: &MeasureOptions,
@@ -106,19 +107,75 @@ fn measure_variants(
     id: u32,
     post: &mut dyn FnMut(Reply, Option<Vec<u8>>),
 ) -> Result<Measurement, edgeport_engine::EngineError> {
-    use edgeport_engine::runtime::{self, BenchOptions, Environment, RunOptions, Variant};
+    use edgeport_engine::runtime::Backend;
+    let backend: Backend = measure.backend.parse()?;
+    if backend == Backend::Cpu {
+        return measure_variants(model, input_shapes, measure, Backend::Cpu, host, id, post).await;
+    }
+    let gpu = match edgeport_engine::exec::gpu::shared().await {
+        Ok(_) => {
+            describe_adapter().await;
+            measure_variants(model, input_shapes, measure, Backend::Gpu, host, id, post).await
+        }
+        Err(e) => Err(e.into()),
+    };
+    match gpu {
+        // A bad model or bad options fail on either backend; anything else is the GPU's.
+        Err(e) if !matches!(e.code, edgeport_engine::ErrorCode::InvalidModel | edgeport_engine::ErrorCode::InvalidOptions) => {
+            let mut m = measure_variants(model, input_shapes, measure, Backend::Cpu, host, id, post).await?;
+            m.fallback = Some(format!("WebGPU could not run this here ({}), so it was measured on the CPU", e.message));
+            Ok(m)
+        }
+        other => other,
+    }
+}
+
+/// Records the adapter's vendor and architecture, which only the JavaScript API reports.
+#[cfg(feature = "runtime")]
+async fn describe_adapter() {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use js_sys::Reflect;
+        let global = js_sys::global();
+        let Ok(navigator) = Reflect::get(&global, &"navigator".into()) else { return };
+        let Ok(gpu) = Reflect::get(&navigator, &"gpu".into()) else { return };
+        let Ok(request) = Reflect::get(&gpu, &"requestAdapter".into()) else { return };
+        let Ok(request) = wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(request) else { return };
+        let Ok(promise) = request.call0(&gpu) else { return };
+        let Ok(adapter) = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(promise)).await else { return };
+        let Ok(info) = Reflect::get(&adapter, &"info".into()) else { return };
+        let text = |key: &str| Reflect::get(&info, &key.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+        edgeport_engine::exec::gpu::describe(&text("vendor"), &text("architecture"));
+    }
+}
+
+/// Benchmarks each variant with the engine's harness and compares its outputs with the fp32
+/// original's on the CPU, on the same (deterministic sample) inputs.
+#[cfg(feature = "runtime")]
+async fn measure_variants(
+    model: &[u8],
+    input_shapes: &std::collections::BTreeMap<String, Vec<usize>>,
+    measure: &MeasureOptions,
+    backend: edgeport_engine::runtime::Backend,
+    host: &Host,
+    id: u32,
+    post: &mut dyn FnMut(Reply, Option<Vec<u8>>),
+) -> Result<Measurement, edgeport_engine::EngineError> {
+    use edgeport_engine::runtime::{self, Backend, BenchOptions, Environment, RunOptions, Variant};
     if measure.variants.is_empty() {
         return Err(edgeport_engine::EngineError::options("choose at least one variant to measure"));
     }
     let variants: Vec<Variant> = measure.variants.iter().map(|v| v.parse()).collect::<Result<_, _>>()?;
-    let options = |variant| RunOptions { variant, input_shapes: input_shapes.clone(), ..RunOptions::default() };
-    let mut original = runtime::load(model, &options(Variant::Fp32))?;
+    let options = |variant, backend| RunOptions { variant, backend, input_shapes: input_shapes.clone(), ..RunOptions::default() };
+    let mut original = runtime::load(model, &options(Variant::Fp32, Backend::Cpu))?;
     let inputs = original.sample_inputs();
     let reference = original.run(&inputs)?.outputs;
     drop(original);
     let mut out = Vec::new();
     let mut reports = Vec::new();
     let mut fidelity = Vec::new();
+    let mut adapter = None;
+    let mut timing = String::new();
     for variant in variants {
         let name = variant.name().to_string();
         let mut progress = |stage: &str, done: usize, total: usize| {
@@ -128,8 +185,9 @@ fn measure_variants(
         let mut environment = Environment::current(1);
         environment.user_agent = Some(host.user_agent.clone());
         let bench = BenchOptions { warmup: measure.warmup, runs: measure.runs };
-        let (report, mut runner) = runtime::bench(model, &options(variant), &bench, host.clock, environment, &mut progress)?;
-        let outputs = runner.run(&inputs)?.outputs;
+        let (report, mut runner) =
+            runtime::bench_async(model, &options(variant, backend), &bench, &*host.clock, environment, &mut progress).await?;
+        let outputs = runner.run_async(&inputs).await?.outputs;
         let agreement = runtime::agreement(&reference, &outputs);
         if variant != Variant::Fp32 {
             fidelity.push(edgeport_engine::report::Fidelity {
@@ -143,6 +201,8 @@ fn measure_variants(
         let worst = |f: fn(&runtime::Agreement) -> f64, max: bool| {
             agreement.iter().map(f).fold(if max { 0.0 } else { 1.0 }, if max { f64::max } else { f64::min })
         };
+        adapter = report.environment.adapter.clone();
+        timing = report.timing.clone();
         out.push(MeasuredVariant {
             variant: name,
             load_ms: report.load_ms,
@@ -154,6 +214,8 @@ fn measure_variants(
             std_ms: report.std_ms,
             runs: report.runs,
             peak_memory_bytes: report.peak_memory_bytes,
+            executor_ms: report.executor_ms,
+            wall_p50_ms: report.wall_p50_ms,
             max_abs_error: worst(|a| a.max_abs_error, true),
             cosine_similarity: worst(|a| a.cosine_similarity, false),
             reference_max_abs: worst(|a| a.reference_max_abs, true),
@@ -161,9 +223,18 @@ fn measure_variants(
         });
         reports.push(report);
     }
-    let measured = edgeport_engine::report::measured("cpu", &reports)
+    let measured = edgeport_engine::report::measured(backend.name(), &reports)
         .ok_or_else(|| edgeport_engine::EngineError::options("choose at least one variant to measure"))?;
-    Ok(Measurement { backend: "cpu".into(), user_agent: host.user_agent.clone(), variants: out, measured, fidelity })
+    Ok(Measurement {
+        backend: backend.name().into(),
+        adapter,
+        timing,
+        fallback: None,
+        user_agent: host.user_agent.clone(),
+        variants: out,
+        measured,
+        fidelity,
+    })
 }
 
 /// Installs the message handler on the worker's global scope and announces readiness.
@@ -208,9 +279,9 @@ pub fn run() {
         let mut post = post.clone();
         let scope = js_sys::global().unchecked_into::<DedicatedWorkerGlobalScope>();
         let performance = scope.performance();
-        let clock = move || performance.as_ref().map_or(0.0, |p| p.now());
-        let host = Host { clock: &clock, user_agent: scope.navigator().user_agent().unwrap_or_default() };
-        handle(&req, &model, &host, &mut post);
+        let clock = Box::new(move || performance.as_ref().map_or(0.0, |p| p.now()));
+        let host = Host { clock, user_agent: scope.navigator().user_agent().unwrap_or_default() };
+        wasm_bindgen_futures::spawn_local(async move { handle(&req, &model, &host, &mut post).await });
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler lives as long as the worker.
@@ -231,9 +302,10 @@ mod tests {
     fn run(req: Request, model: &[u8]) -> Vec<(Reply, Option<Vec<u8>>)> {
         let mut out = Vec::new();
         let start = std::time::Instant::now();
-        let clock = move || start.elapsed().as_secs_f64() * 1e3;
-        let host = Host { clock: &clock, user_agent: "test".into() };
-        handle(&req, model, &host, &mut |r, b| out.push((r, b)));
+        let clock = Box::new(move || start.elapsed().as_secs_f64() * 1e3);
+        let host = Host { clock, user_agent: "test".into() };
+        let done = edgeport_engine::exec::block_on(handle(&req, model, &host, &mut |r, b| out.push((r, b))));
+        assert!(done.is_ok(), "the request waited on the browser");
         out
     }
 

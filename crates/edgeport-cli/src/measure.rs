@@ -207,9 +207,14 @@ fn print_layers(layers: &[runtime::LayerTime]) {
 fn print_bench(r: &BenchReport) {
     let env = &r.environment;
     out!("{} ({}) on {} {}, {} {} thread(s)", r.model_name, r.variant.name(), format!("{:?}", r.backend).to_lowercase(), env.runtime, env.arch, env.threads);
-    out!("load        {:>10.2} ms", r.load_ms);
+    if let Some(a) = &env.adapter {
+        let text = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let fallback = a.get("fallback").and_then(|v| v.as_bool()).unwrap_or(false);
+        out!("adapter     {} ({}{})", text("name"), text("backend"), if fallback { ", software fallback" } else { "" });
+    }
+    out!("load        {:>10.2} ms  (executor {:.2} ms)", r.load_ms, r.executor_ms);
     out!("first run   {:>10.2} ms  (cold)", r.first_run_ms);
-    out!("warm runs   {:>10}     (after {} warm-up)", r.runs, r.warmup_runs);
+    out!("warm runs   {:>10}     (after {} warm-up; {} time)", r.runs, r.warmup_runs, r.timing);
     out!("  mean      {:>10.3} ms  (std {:.3})", r.mean_ms, r.std_ms);
     out!("  p50       {:>10.3} ms", r.p50_ms);
     out!("  p95       {:>10.3} ms", r.p95_ms);

@@ -1,6 +1,7 @@
 //! The "Measure in this browser" panel: runs the chosen variants on the CPU (WebAssembly, one
-//! thread, SIMD128) in the Web Worker with the engine's harness, and shows cold and warm
-//! figures apart, with each variant's agreement with the fp32 original.
+//! thread, SIMD128) or the GPU (WebGPU) in the runtime worker with the engine's harness, and
+//! shows cold and warm figures apart, with each variant's agreement with the fp32 original on
+//! the CPU. Without a WebGPU adapter the panel says so and measures on the CPU.
 
 use std::collections::BTreeSet;
 
@@ -19,6 +20,8 @@ const VARIANTS: [(&str, &str); 3] = [
 
 #[derive(Clone, PartialEq)]
 pub struct MeasureState {
+    /// "cpu" or "gpu".
+    pub backend: String,
     pub variants: BTreeSet<String>,
     pub runs: usize,
     pub result: Option<Measurement>,
@@ -29,7 +32,13 @@ pub struct MeasureState {
 impl Default for MeasureState {
     fn default() -> Self {
         // fp32 and fp16 by default; coreml-fp16 on request.
-        MeasureState { variants: VARIANTS[..2].iter().map(|v| v.0.to_string()).collect(), runs: 20, result: None, progress: None }
+        MeasureState {
+            backend: "cpu".into(),
+            variants: VARIANTS[..2].iter().map(|v| v.0.to_string()).collect(),
+            runs: 20,
+            result: None,
+            progress: None,
+        }
     }
 }
 
@@ -37,7 +46,7 @@ impl MeasureState {
     pub fn options(&self) -> MeasureOptions {
         // keep the panel's order: fp32 first, so the others are compared with it
         let variants = VARIANTS.iter().map(|v| v.0.to_string()).filter(|v| self.variants.contains(v)).collect();
-        MeasureOptions { variants, runs: self.runs, warmup: 3 }
+        MeasureOptions { variants, runs: self.runs, warmup: 3, backend: self.backend.clone() }
     }
 }
 
@@ -56,9 +65,20 @@ pub fn panel(app: &App, ctx: &Context<App>) -> Html {
     html! {
         <section class="card measure" aria-labelledby="measure-h" data-testid="measure-panel">
             <h2 id="measure-h"><span class="step">{ "4" }</span>{ "Measure in this browser" }</h2>
-            <p class="lede muted">{ "Runs each variant here on the CPU (WebAssembly, one thread, SIMD) on deterministic sample inputs: load and first run (cold) apart from the warm runs, and how far each variant's outputs are from the original's." }</p>
+            <p class="lede muted">{ "Runs each variant here, on the CPU (WebAssembly, one thread, SIMD) or the GPU (WebGPU), on deterministic sample inputs: load and first run (cold) apart from the warm runs, and how far each variant's outputs are from the original's on the CPU." }</p>
             <fieldset class="measure-opts" disabled={!can_measure}>
                 <legend class="visually-hidden">{ "Measurement options" }</legend>
+                <label class="field">
+                    <span>{ "Run on" }</span>
+                    <select data-testid="measure-backend"
+                        onchange={link.callback(|e: Event| {
+                            let backend = super::view::select_value(&e);
+                            Msg::MeasureChoose(Box::new(move |s: &mut MeasureState| s.backend = backend))
+                        })}>
+                        <option value="cpu" selected={m.backend == "cpu"}>{ "CPU — WebAssembly, 1 thread, SIMD" }</option>
+                        <option value="gpu" selected={m.backend == "gpu"}>{ "GPU — WebGPU (falls back to the CPU without an adapter)" }</option>
+                    </select>
+                </label>
                 { for VARIANTS.iter().map(|(name, what)| {
                     let name = name.to_string();
                     let checked = m.variants.contains(&name);
@@ -110,12 +130,20 @@ pub fn panel(app: &App, ctx: &Context<App>) -> Html {
 }
 
 fn results(r: &Measurement) -> Html {
+    let gpu = r.backend == "gpu";
     html! {
         <>
+        if let Some(why) = &r.fallback {
+            <p class="notice" role="note" data-testid="measure-fallback">{ why }</p>
+        }
+        if let Some(a) = &r.adapter {
+            { adapter_line(a) }
+        }
         <table class="list measure-table" data-testid="measure-table">
             <thead><tr>
                 <th scope="col">{ "variant" }</th>
                 <th scope="col" class="num">{ "load" }</th>
+                if gpu { <th scope="col" class="num" title="buffers, weight upload and compute pipelines">{ "pipelines" }</th> }
                 <th scope="col" class="num">{ "first run (cold)" }</th>
                 <th scope="col" class="num">{ "warm p50" }</th>
                 <th scope="col" class="num">{ "p95" }</th>
@@ -128,9 +156,11 @@ fn results(r: &Measurement) -> Html {
             <tbody>
                 { for r.variants.iter().map(|v| html! {
                     <tr data-testid="measure-row" data-variant={v.variant.clone()} data-p50={v.p50_ms.to_string()}
-                        data-max-abs-error={v.max_abs_error.to_string()} data-cosine={v.cosine_similarity.to_string()}>
+                        data-max-abs-error={v.max_abs_error.to_string()} data-cosine={v.cosine_similarity.to_string()}
+                        data-reference-max-abs={v.reference_max_abs.to_string()} data-wall-p50={v.wall_p50_ms.to_string()}>
                         <th scope="row">{ &v.variant }</th>
                         <td class="num">{ format::ms(v.load_ms) }</td>
+                        if gpu { <td class="num">{ format::ms(v.executor_ms) }</td> }
                         <td class="num">{ format::ms(v.first_run_ms) }</td>
                         <td class="num">{ format::ms(v.p50_ms) }</td>
                         <td class="num">{ format::ms(v.p95_ms) }</td>
@@ -143,8 +173,34 @@ fn results(r: &Measurement) -> Html {
                 }) }
             </tbody>
         </table>
-        <p class="muted small" data-testid="measure-env">{ format!("{} runs per variant after 3 warm-up runs · CPU, WebAssembly, 1 thread · {}",
-            r.variants.first().map_or(0, |v| v.runs), r.user_agent) }</p>
+        <p class="muted small" data-testid="measure-env" data-backend={r.backend.clone()} data-timing={r.timing.clone()}>
+            { format!("{} runs per variant after 3 warm-up runs · {} · {}",
+                r.variants.first().map_or(0, |v| v.runs),
+                if gpu {
+                    if r.timing == "gpu-timestamp" { "GPU, WebGPU, warm figures from GPU timestamps" } else { "GPU, WebGPU, warm figures from submit to readback" }
+                } else { "CPU, WebAssembly, 1 thread" },
+                r.user_agent) }
+        </p>
         </>
     }
+}
+
+/// The WebGPU adapter as the report records it: name, vendor, architecture, fallback flag,
+/// features and the limits that decide which models fit.
+fn adapter_line(a: &serde_json::Value) -> Html {
+    let text = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let fallback = a.get("fallback").and_then(|v| v.as_bool()).unwrap_or(false);
+    let limit = |k: &str| a.get("limits").and_then(|l| l.get(k)).and_then(|v| v.as_u64()).unwrap_or(0);
+    let features: Vec<String> =
+        a.get("features").and_then(|f| f.as_array()).map(|f| f.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+    let parts = [
+        text("name"),
+        text("vendor"),
+        text("architecture"),
+        if fallback { "software fallback adapter".into() } else { String::new() },
+        if features.is_empty() { String::new() } else { features.join(", ") },
+        format!("storage binding ≤ {}", format::bytes(limit("max_storage_buffer_binding_size"))),
+    ];
+    let line = parts.into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" · ");
+    html! { <p class="muted small" data-testid="measure-adapter" data-fallback={fallback.to_string()}>{ format!("Adapter: {line}") }</p> }
 }

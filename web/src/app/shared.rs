@@ -109,7 +109,10 @@ impl App {
         if let Some(s) = &record.simulation {
             self.sim.choices = SimChoices::from_report(&s.report.options);
         }
-        if let Some(m) = record.measured.iter().find(|m| m.backend == "cpu") {
+        // Re-measured on the backend the link recorded (WebGPU falls back to the CPU here if
+        // this browser has no adapter, and the table says so).
+        if let Some(m) = record.measured.first() {
+            self.measure.backend = m.backend.clone();
             self.measure.variants = m.variants.iter().map(|v| v.variant.clone()).collect();
             self.measure.runs = m.variants.first().map_or(self.measure.runs, |v| v.runs);
         }
@@ -309,16 +312,22 @@ fn check_line(what: &str, check: &Check, same: &str, testid: &str) -> Html {
 /// model has been measured again here.
 fn measured_table(app: &App) -> Html {
     let Some(shared) = &app.shared else { return html! {} };
-    let Some(m) = shared.record.measured.iter().find(|m| m.backend == "cpu") else { return html! {} };
-    let here = app.measure.result.as_ref().filter(|_| shared.measurement == Check::Remeasured);
+    let Some(m) = shared.record.measured.first() else { return html! {} };
+    // "here" only beside figures of the same backend
+    let here = app.measure.result.as_ref().filter(|r| shared.measurement == Check::Remeasured && r.backend == m.backend);
     let env = &m.environment;
+    let adapter = env.adapter.as_ref().and_then(|a| a.get("name")).and_then(|n| n.as_str()).unwrap_or("an unnamed adapter");
+    let on = if m.backend == "gpu" {
+        format!("the GPU (WebGPU, {adapter})")
+    } else {
+        format!("the CPU ({}, {} thread{})", env.runtime, env.threads, if env.threads == 1 { "" } else { "s" })
+    };
     let fidelity = |variant: &str| shared.record.fidelity.iter().find(|f| f.variant == variant).and_then(|f| f.worst().cloned());
     html! {
         <div class="shared-measured">
             <table class="list measure-table" data-testid="shared-measured">
-                <caption class="muted small" data-testid="shared-measured-env">{ format!(
-                    "Measured on the CPU ({}, {} thread{}), {} runs after {} warm-up · {}",
-                    env.runtime, env.threads, if env.threads == 1 { "" } else { "s" },
+                <caption class="muted small" data-testid="shared-measured-env" data-backend={m.backend.clone()}>{ format!(
+                    "Measured on {on}, {} runs after {} warm-up · {}",
                     m.variants.first().map_or(0, |v| v.runs), m.warmup,
                     env.user_agent.as_deref().unwrap_or(&env.os)) }</caption>
                 <thead><tr>

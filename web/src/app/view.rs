@@ -440,6 +440,6 @@ pub(super) fn input_value(e: &Event) -> String {
     e.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).map(|i| i.value()).unwrap_or_default()
 }
 
-fn select_value(e: &Event) -> String {
+pub(super) fn select_value(e: &Event) -> String {
     e.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok()).map(|s| s.value()).unwrap_or_default()
 }

@@ -1,9 +1,12 @@
-// onnxruntime-web peer of `cargo xtask bench cpu`: the wasm execution provider, one thread,
-// SIMD, all graph optimizations; the same protocol as edgeport's harness (load, one cold run,
-// warm-up, timed runs). Parameters in the query string; the result lands in window.__result.
-import * as ort from "./ort/ort.wasm.min.mjs";
-
+// onnxruntime-web peer of `cargo xtask bench cpu` (the wasm execution provider, one thread,
+// SIMD) and `bench gpu` (the WebGPU execution provider, outputs read back to the CPU as
+// session.run returns them); all graph optimizations; the same protocol as edgeport's harness
+// (load, one cold run, warm-up, timed runs). Parameters in the query string (ep: wasm or
+// webgpu); the result lands in window.__result.
 const q = new URLSearchParams(location.search);
+const ep = q.get("ep") === "webgpu" ? "webgpu" : "wasm";
+const ort = await import(ep === "webgpu" ? "./ort/ort.webgpu.min.mjs" : "./ort/ort.wasm.min.mjs");
+
 const inputs = JSON.parse(q.get("inputs"));
 const runs = Number(q.get("runs"));
 const warmup = Number(q.get("warmup"));
@@ -15,7 +18,7 @@ ort.env.wasm.wasmPaths = new URL("./ort/", location.href).href;
 try {
   const t0 = performance.now();
   const session = await ort.InferenceSession.create(q.get("model"), {
-    executionProviders: ["wasm"],
+    executionProviders: [ep],
     graphOptimizationLevel: "all",
   });
   const loadMs = performance.now() - t0;
@@ -43,7 +46,7 @@ try {
   const sorted = [...samples].sort((a, b) => a - b);
   const pos = 0.5 * (sorted.length - 1);
   const p50 = sorted[Math.floor(pos)] + (sorted[Math.ceil(pos)] - sorted[Math.floor(pos)]) * (pos - Math.floor(pos));
-  window.__result = { peer: `onnxruntime-web ${ort.env.versions.web} (wasm)`, load_ms: loadMs, first_run_ms: firstRunMs, p50_ms: p50, runs };
+  window.__result = { peer: `onnxruntime-web ${ort.env.versions.web} (${ep})`, load_ms: loadMs, first_run_ms: firstRunMs, p50_ms: p50, runs };
 } catch (e) {
   window.__result = { error: String(e && e.message ? e.message : e) };
 }

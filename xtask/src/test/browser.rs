@@ -27,6 +27,10 @@ pub fn run_test(env: &Env, optimize: bool) -> Result<()> {
     thread::spawn(move || serve::serve(listener, vec![site]));
 
     let out = env.repo.join("tests").join("out");
+    // The WebGPU step runs the PP-OCR models too, when they can be had.
+    let ppocr = out.join("ppocr.json");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(&ppocr, crate::det::ppocr_summary(env).map(|v| v.to_string()).unwrap_or_else(|| "{}".into()))?;
     let mut cmd = Command::new("node");
     cmd.arg(env.repo.join("tests").join("browser").join("e2e.mjs"))
         .current_dir(&env.repo)
@@ -34,7 +38,8 @@ pub fn run_test(env: &Env, optimize: bool) -> Result<()> {
         .env("EDGEPORT_BIN", env.cli_bin())
         .env("EDGEPORT_CHROMIUM", &chromium)
         .env("EDGEPORT_OUT", &out)
-        .env("EDGEPORT_NPM", &npm);
+        .env("EDGEPORT_NPM", &npm)
+        .env("EDGEPORT_PPOCR", &ppocr);
     match run_status(&mut cmd)? {
         Some(0) => Ok(()),
         Some(code) => bail!("tests/browser/e2e.mjs exited with {code}"),

@@ -22,20 +22,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let xb = max(min(x1, w), 0);
     let base = p(5u) + plane * u32(h * w);
     let avg = p(19u) == 1u;
-    var acc = select(-3.40282347e38, 0.0, avg);
-    var seen = false;
+    var acc = select(-inf(), 0.0, avg);
     for (var y = ya; y < yb; y++) {
         for (var x = xa; x < xb; x++) {
             let v = mem[base + u32(y * w + x)];
-            if (avg) { acc += v; } else { acc = max(acc, v); seen = true; }
+            if (avg) { acc += v; } else { acc = max(acc, v); }
         }
     }
     if (avg) {
         var count = f32((yb - ya) * (xb - xa));
         if (p(20u) == 1u) { count = f32((y1 - y0) * (x1 - x0)); }
         acc = acc / max(count, 1.0);
-    } else if (!seen) {
-        acc = -inf();
     }
     mem[p(6u) + i] = epilogue(acc);
 }
