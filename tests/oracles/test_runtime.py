@@ -57,6 +57,36 @@ def test_gpu_matches_cpu(case, edgeport, out_root, gpu_available):
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.parametrize("variant", ["fp16", "coreml-fp16"])
+@pytest.mark.parametrize("name", ["mobilenetv2", "transformer", "ops_misc"])
+def test_gpu_fp16_variants_match_the_cpu(name, variant, edgeport, out_root, case_loader, gpu_available):
+    """fp16 variants on the GPU (weights stored as float16 where the adapter has shader-f16)
+    compute what the CPU runtime's same variant computes."""
+    case = case_loader(name)
+    outs = {}
+    for backend in ["cpu", "gpu"]:
+        path = out_root / "runtime" / f"{name}_{variant}_{backend}.npz"
+        res = edgeport.run("run", case.model, "--input", case.input, "--output", path, "--backend", backend, "--variant", variant)
+        assert res.returncode == 0, res.describe()
+        outs[backend] = load_npz(path)
+    failures = compare_outputs(f"runtime-gpu-{variant}/{name}", outs["gpu"], outs["cpu"], rel_tol=1e-3)
+    assert not failures, "\n".join(failures)
+
+
+def test_gpu_stores_fp16_weights_as_float16_where_the_adapter_can(edgeport, case_loader, gpu_available):
+    case = case_loader("mobilenetv2")
+    reports = {}
+    for variant in ["fp32", "fp16"]:
+        res = edgeport.run("bench", case.model, "--backend", "gpu", "--variant", variant, "--runs", "1", "--json")
+        assert res.returncode == 0, res.describe()
+        reports[variant] = json.loads(res.stdout)
+    weights = {v: r["memory"]["weights_bytes"] for v, r in reports.items()}
+    if "shader-f16" in reports["fp16"]["environment"]["adapter"]["features"]:
+        assert weights["fp16"] < 0.6 * weights["fp32"], weights
+    else:
+        assert weights["fp16"] == weights["fp32"], weights
+
+
 def test_gpu_bench_reports_the_adapter(edgeport, case_loader, gpu_available):
     case = case_loader("resnet")
     res = edgeport.run("bench", case.model, "--backend", "gpu", "--runs", "3", "--json")

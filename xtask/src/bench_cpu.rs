@@ -191,6 +191,8 @@ pub(crate) fn browser_runs(
         "ort.webgpu.min.mjs",
         "ort-wasm-simd-threaded.jsep.mjs",
         "ort-wasm-simd-threaded.jsep.wasm",
+        "ort-wasm-simd-threaded.asyncify.mjs",
+        "ort-wasm-simd-threaded.asyncify.wasm",
     ] {
         fs::copy(dist.join(f), page.join("ort").join(f)).with_context(|| format!("copy {f}"))?;
     }

@@ -70,12 +70,12 @@ pub fn bench(env: &Env, args: &GpuArgs) -> Result<()> {
     writeln!(section)?;
     writeln!(
         section,
-        "Warm latency per inference in one headless Chromium: edgeport through the playground's \\
-         \"Measure in this browser\" panel (fp32, 3 warm-up runs, {} timed runs) on WebGPU and on the CPU \\
-         (wasm, one thread, SIMD), against onnxruntime-web's WebGPU execution provider (`graphOptimizationLevel: \"all\"`, \\
-         same warm-up and runs) on `xtask/src/bench_ort/`, taking turns for {} rounds. Every figure is wall time \\
-         from submission to the outputs read back on the CPU (what `session.run` awaits), the median over rounds \\
-         of each tool's p50; ratios are medians of the per-round ratios (below 1 = edgeport faster). On this \\
+        "Warm latency per inference in one headless Chromium: edgeport through the playground's \
+         \"Measure in this browser\" panel (fp32, 3 warm-up runs, {} timed runs) on WebGPU and on the CPU \
+         (wasm, one thread, SIMD), against onnxruntime-web's WebGPU execution provider (`graphOptimizationLevel: \"all\"`, \
+         same warm-up and runs) on `xtask/src/bench_ort/`, taking turns for {} rounds. Every figure is wall time \
+         from submission to the outputs read back on the CPU (what `session.run` awaits), the median over rounds \
+         of each tool's p50; ratios are medians of the per-round ratios (below 1 = edgeport faster). On this \
          machine the adapter is SwiftShader, WebGPU on the CPU: the figures compare implementations, not GPUs.",
         args.runs, args.rounds
     )?;

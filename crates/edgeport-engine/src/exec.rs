@@ -13,7 +13,7 @@ use crate::runtime::{Backend, Environment};
 pub(crate) enum Exec {
     Cpu(edgeport_cpu::Session),
     #[cfg(feature = "gpu")]
-    Gpu(edgeport_gpu::Session),
+    Gpu(Box<edgeport_gpu::Session>),
 }
 
 /// Outputs of one run, with the GPU's own time for it when the adapter has timestamps.
@@ -23,23 +23,27 @@ pub(crate) struct Timed {
 }
 
 impl Exec {
+    /// `f16_weights`: the variant's float weights are float16 values (fp16 variants), so the
+    /// GPU may store them as float16.
     pub async fn create(
         graph: &Graph,
         backend: Backend,
         threads: usize,
         f16_nodes: Option<Vec<bool>>,
+        f16_weights: bool,
     ) -> Result<Exec, EngineError> {
         match backend {
             Backend::Cpu => {
+                let _ = f16_weights;
                 let options = edgeport_cpu::SessionOptions { threads, f16_nodes };
                 Ok(Exec::Cpu(edgeport_cpu::Session::new(graph, &options)?))
             }
             #[cfg(feature = "gpu")]
             Backend::Gpu => {
                 let gpu = gpu::shared().await?;
-                let options = edgeport_gpu::SessionOptions { f16_nodes };
+                let options = edgeport_gpu::SessionOptions { f16_nodes, f16_weights };
                 match edgeport_gpu::Session::new(&gpu, graph, &options).await {
-                    Ok(s) => Ok(Exec::Gpu(s)),
+                    Ok(s) => Ok(Exec::Gpu(Box::new(s))),
                     Err(e) => {
                         gpu::forget_if_lost(&e);
                         Err(e.into())

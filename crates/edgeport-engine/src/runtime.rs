@@ -136,7 +136,7 @@ pub fn load(model: &[u8], options: &RunOptions) -> Result<Runner, EngineError> {
 /// [`load`], for callers with an event loop (the gpu backend in the browser).
 pub async fn load_async(model: &[u8], options: &RunOptions) -> Result<Runner, EngineError> {
     let (graph, f16_nodes) = prepare(model, options)?;
-    let exec = crate::exec::Exec::create(&graph, options.backend, options.threads.max(1), f16_nodes).await?;
+    let exec = crate::exec::Exec::create(&graph, options.backend, options.threads.max(1), f16_nodes, options.variant != Variant::Fp32).await?;
     Ok(Runner { exec, model_name: model_name_of(&graph), model_sha256: sha256_hex(model) })
 }
 
@@ -575,7 +575,7 @@ pub async fn bench_async(
     let t0 = clock();
     let (graph, f16_nodes) = prepare(model, options)?;
     let t1 = clock();
-    let exec = crate::exec::Exec::create(&graph, options.backend, options.threads.max(1), f16_nodes).await?;
+    let exec = crate::exec::Exec::create(&graph, options.backend, options.threads.max(1), f16_nodes, options.variant != Variant::Fp32).await?;
     let executor_ms = clock() - t1;
     let mut runner = Runner { exec, model_name: model_name_of(&graph), model_sha256: sha256_hex(model) };
     let load_ms = clock() - t0;

@@ -25,6 +25,9 @@ const MAX_MEMORY_BYTES: u64 = 1 << 32;
 pub struct SessionOptions {
     /// Per graph node: round its outputs to float16 (see `edgeport_cpu::SessionOptions`).
     pub f16_nodes: Option<Vec<bool>>,
+    /// Store float weights that float16 holds exactly as float16, where the adapter has
+    /// `shader-f16` (the fp16 variants, whose weights are already rounded so).
+    pub f16_weights: bool,
 }
 
 /// Sizes decided at planning time.
@@ -34,6 +37,8 @@ pub struct GpuPlan {
     pub arena_bytes: u64,
     /// Weights and index tables (bytes), uploaded once.
     pub weights_bytes: u64,
+    /// Float weights are stored as float16 (fp16 variants on adapters with `shader-f16`).
+    pub f16_weights: bool,
     /// Steps after fusion, and the kernel launches they take.
     pub steps: usize,
     pub launches: usize,
@@ -175,20 +180,56 @@ impl Session {
         }
         let (arena_offsets, arena_len) = assign_offsets(&intervals);
 
-        // Weights follow the arena, in first-use order.
-        let weights_base = arena_len.div_ceil(16) * 16;
-        let mut weights: Vec<f32> = Vec::new();
-        let mut const_at: Vec<Option<u64>> = vec![None; nvalues];
-        let mut offset_of = |weights: &mut Vec<f32>, v: ValueId| -> Result<u64, GpuError> {
+        // Index tables follow the arena; their size depends only on shapes, so a dry compile
+        // measures it before any operand has an offset.
+        let mut dry = Tables { base: 0, data: Vec::new() };
+        for p in &pending {
+            let node = &graph.nodes[p.node];
+            let (ins, outs) = (vec![Some(0); node.inputs.len()], vec![0; node.outputs.len()]);
+            let operands = Operands { inputs: &ins, outputs: &outs };
+            kernels::compile(&Ctx { graph, node, operands, epilogue: Epilogue::default() }, &mut dry)?;
+        }
+        let tables_base = arena_len.div_ceil(16) * 16;
+        let consts_base = tables_base + dry.data.len().div_ceil(16) * 16;
+
+        // Constants in first-use order. With float16 weights (fp16 variants on adapters with
+        // shader-f16), float tensors whose every value float16 holds exactly go to the float16
+        // buffer; everything else (integers, scalars, float32-only weights) stays float32.
+        let use_f16 = options.f16_weights && gpu.shader_f16;
+        let mut order: Vec<ValueId> = Vec::new();
+        let mut seen = vec![false; nvalues];
+        let reads = pending.iter().flat_map(|p| graph.nodes[p.node].inputs.iter()).chain(&graph.outputs);
+        for &v in reads {
             let r = resolve(&root, v);
-            if let Some(t) = graph.constant(r) {
-                if let Some(at) = const_at[r.0 as usize] {
-                    return Ok(at);
-                }
-                let at = (weights_base + weights.len()) as u64;
-                weights.extend(t.to_f32_vec());
-                const_at[r.0 as usize] = Some(at);
-                return Ok(at);
+            if graph.constant(r).is_some() && !seen[r.0 as usize] {
+                seen[r.0 as usize] = true;
+                order.push(r);
+            }
+        }
+        let mut weights: Vec<f32> = Vec::new();
+        let mut weights16: Vec<half::f16> = Vec::new();
+        // (float16 buffer?, index in its list)
+        let mut place: Vec<Option<(bool, usize)>> = vec![None; nvalues];
+        for r in order {
+            let Some(t) = graph.constant(r) else { continue };
+            let values = t.to_f32_vec();
+            let exact = |x: &f32| half::f16::from_f32(*x).to_f32().to_bits() == x.to_bits();
+            let as_f16 = use_f16 && t.dtype() == DType::F32 && values.len() > 1 && !is_output(r) && values.iter().all(exact);
+            if as_f16 {
+                place[r.0 as usize] = Some((true, weights16.len()));
+                weights16.extend(values.iter().map(|&x| half::f16::from_f32(x)));
+            } else {
+                place[r.0 as usize] = Some((false, weights.len()));
+                weights.extend(values);
+            }
+        }
+        let weights16_base = consts_base + weights.len().div_ceil(16) * 16;
+        let offset_of = |v: ValueId| -> Result<u64, GpuError> {
+            let r = resolve(&root, v);
+            match place[r.0 as usize] {
+                Some((false, i)) => return Ok((consts_base + i) as u64),
+                Some((true, i)) => return Ok((weights16_base + i) as u64),
+                None => {}
             }
             let slot = slot_of[r.0 as usize].ok_or_else(|| GpuError::Unsupported {
                 node: graph.value(v).name.clone(),
@@ -211,21 +252,17 @@ impl Session {
             let ins = node
                 .inputs
                 .iter()
-                .map(|&v| {
-                    offset_of(&mut weights, v)
-                        .and_then(kernels::offset_u32)
-                        .map(Some)
-                })
+                .map(|&v| offset_of(v).and_then(kernels::offset_u32).map(Some))
                 .collect::<Result<Vec<_>, _>>()?;
             let outs = node
                 .outputs
                 .iter()
-                .map(|&v| offset_of(&mut weights, v).and_then(kernels::offset_u32))
+                .map(|&v| offset_of(v).and_then(kernels::offset_u32))
                 .collect::<Result<Vec<_>, _>>()?;
             operand_offsets.push((ins, outs));
         }
         let producers = graph.producers();
-        let mut port = |weights: &mut Vec<f32>, v: ValueId| -> Result<Port, GpuError> {
+        let port = |v: ValueId| -> Result<Port, GpuError> {
             let value = graph.value(v);
             let readers = &consumers[v.0 as usize];
             let round_f16 = producers.get(v.0 as usize).copied().flatten().is_none()
@@ -234,24 +271,24 @@ impl Session {
             Ok(Port {
                 name: value.name.clone(),
                 ty: value.ty.clone(),
-                offset: offset_of(weights, v)?,
+                offset: offset_of(v)?,
                 round_f16,
             })
         };
         let inputs = graph
             .inputs
             .iter()
-            .map(|&v| port(&mut weights, v))
+            .map(|&v| port(v))
             .collect::<Result<Vec<_>, _>>()?;
         let outputs = graph
             .outputs
             .iter()
-            .map(|&v| port(&mut weights, v))
+            .map(|&v| port(v))
             .collect::<Result<Vec<_>, _>>()?;
 
-        // Kernels, with their index tables after the weights.
+        // Kernels, with their index tables after the arena.
         let mut tables = Tables {
-            base: (weights_base + weights.len()) as u64,
+            base: tables_base as u64,
             data: Vec::new(),
         };
         let mut launches: Vec<Launch> = Vec::new();
@@ -273,12 +310,19 @@ impl Session {
             };
             launches.extend(kernels::compile(&ctx, &mut tables)?);
         }
+        if tables.data.len() != dry.data.len() {
+            return Err(GpuError::Runtime("index tables changed size between planning passes".into()));
+        }
+        for l in &mut launches {
+            l.params.set(kernels::WEIGHTS_BASE_SLOT, &[kernels::offset_u32(weights16_base as u64)?]);
+        }
 
-        // Memory: one buffer for everything.
-        let total_elems = tables.base as usize + tables.data.len();
+        // Memory: one float32 buffer for the arena, tables and float32 constants; float16
+        // weights in their own buffer.
+        let total_elems = consts_base + weights.len();
         let memory_bytes = (total_elems.max(4) as u64) * 4;
         let limits = gpu.device.limits();
-        let limit = u64::from(limits.max_storage_buffer_binding_size)
+        let limit = limits.max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
             .min(MAX_MEMORY_BYTES);
         if memory_bytes > limit {
@@ -298,15 +342,24 @@ impl Session {
                 | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        let mut constants = weights;
-        constants.extend_from_slice(&tables.data);
-        if !constants.is_empty() {
-            gpu.queue.write_buffer(
-                &memory,
-                weights_base as u64 * 4,
-                bytemuck::cast_slice(&constants),
-            );
+        if !tables.data.is_empty() {
+            gpu.queue.write_buffer(&memory, tables_base as u64 * 4, bytemuck::cast_slice(&tables.data));
         }
+        if !weights.is_empty() {
+            gpu.queue.write_buffer(&memory, consts_base as u64 * 4, bytemuck::cast_slice(&weights));
+        }
+        let weights16_buffer = use_f16.then(|| {
+            let mut bytes: Vec<u8> = weights16.iter().flat_map(|h| h.to_bits().to_le_bytes()).collect();
+            bytes.resize(bytes.len().div_ceil(4).max(1) * 4, 0);
+            let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("edgeport float16 weights"),
+                size: bytes.len() as u64,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            gpu.queue.write_buffer(&buffer, 0, &bytes);
+            buffer
+        });
 
         // Parameters: one 256-byte block per launch.
         let param_bytes = (launches.len().max(1) as u64) * PARAM_STRIDE;
@@ -350,7 +403,17 @@ impl Session {
                         },
                         count: None,
                     },
-                ],
+                    wgpu::BindGroupLayoutEntry {
+                        binding: 2,
+                        visibility: wgpu::ShaderStages::COMPUTE,
+                        ty: wgpu::BindingType::Buffer {
+                            ty: wgpu::BufferBindingType::Storage { read_only: true },
+                            has_dynamic_offset: false,
+                            min_binding_size: None,
+                        },
+                        count: None,
+                    },
+                ][..if use_f16 { 3 } else { 2 }],
             });
         let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("edgeport"),
@@ -368,7 +431,10 @@ impl Session {
                         size: wgpu::BufferSize::new(PARAM_STRIDE),
                     }),
                 },
-            ],
+            ]
+            .into_iter()
+            .chain(weights16_buffer.as_ref().map(|b| wgpu::BindGroupEntry { binding: 2, resource: b.as_entire_binding() }))
+            .collect::<Vec<_>>(),
         });
         let pipeline_layout = gpu
             .device
@@ -386,7 +452,7 @@ impl Session {
                 .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(l.shader.name()),
-                    source: wgpu::ShaderSource::Wgsl(l.shader.source().into()),
+                    source: wgpu::ShaderSource::Wgsl(l.shader.source(use_f16).into()),
                 });
             let pipeline = gpu
                 .device
@@ -444,7 +510,8 @@ impl Session {
             .collect();
         let plan = GpuPlan {
             arena_bytes: arena_len as u64 * 4,
-            weights_bytes: constants.len() as u64 * 4,
+            weights_bytes: (weights.len() + tables.data.len()) as u64 * 4 + weights16.len() as u64 * 2,
+            f16_weights: use_f16,
             steps: pending.len(),
             launches: launches.len(),
             pipelines: pipelines.len(),

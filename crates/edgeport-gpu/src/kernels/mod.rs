@@ -44,6 +44,18 @@ pub enum Shader {
 
 const PRELUDE: &str = include_str!("../wgsl/prelude.wgsl");
 const GEMM_CORE: &str = include_str!("../wgsl/gemm_core.wgsl");
+/// Operand reads: everything from the one float32 buffer...
+const LOAD_F32: &str = "fn ld(i: u32) -> f32 { return mem[i]; }\n";
+/// ...or, for fp16 variants on adapters with `shader-f16`, float weights (from element
+/// `WEIGHTS_BASE_SLOT` on) from a float16 buffer.
+const LOAD_F16: &str = "@group(0) @binding(2) var<storage, read> weights16: array<f16>;\n\
+fn ld(i: u32) -> f32 {\n\
+    let base = p(62u);\n\
+    if (i >= base) { return f32(weights16[i - base]); }\n\
+    return mem[i];\n\
+}\n";
+/// Parameter slot holding the element offset where float16 weights begin.
+pub const WEIGHTS_BASE_SLOT: usize = 62;
 
 impl Shader {
     pub fn name(self) -> &'static str {
@@ -65,8 +77,12 @@ impl Shader {
         }
     }
 
-    /// The complete WGSL module.
-    pub fn source(self) -> String {
+    /// The complete WGSL module. With `f16_weights` float weights are read from a second,
+    /// float16 buffer (`shader-f16`), which halves their memory and bandwidth.
+    pub fn source(self, f16_weights: bool) -> String {
+        let load = if f16_weights { LOAD_F16 } else { LOAD_F32 };
+        let prelude = format!("{}{PRELUDE}\n{load}", if f16_weights { "enable f16;\n" } else { "" });
+        let prelude = prelude.as_str();
         let body = match self {
             Shader::Unary => include_str!("../wgsl/unary.wgsl"),
             Shader::Binary => include_str!("../wgsl/binary.wgsl"),
@@ -80,20 +96,20 @@ impl Shader {
             Shader::LayerNorm => include_str!("../wgsl/layer_norm.wgsl"),
             Shader::MatMul => {
                 return format!(
-                    "{PRELUDE}\n{}\n{GEMM_CORE}",
+                    "{prelude}\n{}\n{GEMM_CORE}",
                     include_str!("../wgsl/matmul.wgsl")
                 );
             }
             Shader::Conv => {
                 return format!(
-                    "{PRELUDE}\n{}\n{GEMM_CORE}",
+                    "{prelude}\n{}\n{GEMM_CORE}",
                     include_str!("../wgsl/conv.wgsl")
                 );
             }
             Shader::Depthwise => include_str!("../wgsl/depthwise.wgsl"),
             Shader::ConvTranspose => include_str!("../wgsl/conv_transpose.wgsl"),
         };
-        format!("{PRELUDE}\n{body}")
+        format!("{prelude}\n{body}")
     }
 
     pub const ALL: [Shader; 14] = [
@@ -411,16 +427,16 @@ mod tests {
 
     #[test]
     fn every_kernel_is_valid_wgsl() {
-        for shader in Shader::ALL {
-            let source = shader.source();
-            let module = naga::front::wgsl::parse_str(&source)
-                .unwrap_or_else(|e| panic!("{}: {}", shader.name(), e.emit_to_string(&source)));
-            naga::valid::Validator::new(
-                naga::valid::ValidationFlags::all(),
-                naga::valid::Capabilities::empty(),
-            )
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{}: {}", shader.name(), e.emit_to_string(&source)));
+        let modes = [(false, naga::valid::Capabilities::empty()), (true, naga::valid::Capabilities::SHADER_FLOAT16)];
+        for (f16, caps) in modes {
+            for shader in Shader::ALL {
+                let source = shader.source(f16);
+                let module = naga::front::wgsl::parse_str(&source)
+                    .unwrap_or_else(|e| panic!("{} (f16 {f16}): {}", shader.name(), e.emit_to_string(&source)));
+                naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
+                    .validate(&module)
+                    .unwrap_or_else(|e| panic!("{} (f16 {f16}): {}", shader.name(), e.emit_to_string(&source)));
+            }
         }
     }
 

@@ -42,5 +42,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         ia += c * p(18u + axis);
         ib += c * p(26u + axis);
     }
-    mem[p(7u) + i] = epilogue(binary_op(mem[ia], mem[ib], p(8u)));
+    mem[p(7u) + i] = epilogue(binary_op(ld(ia), ld(ib), p(8u)));
 }

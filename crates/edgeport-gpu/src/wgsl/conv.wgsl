@@ -20,7 +20,7 @@ fn setup(z: u32) {
     base_c = p(10u) + (nb * p(26u) + first_o) * p(6u);
 }
 
-fn load_a(m: u32, k: u32) -> f32 { return mem[base_w + m * p(7u) + k]; }
+fn load_a(m: u32, k: u32) -> f32 { return ld(base_w + m * p(7u) + k); }
 
 fn load_b(k: u32, n: u32) -> f32 {
     let kw = p(17u);
@@ -36,11 +36,11 @@ fn load_b(k: u32, n: u32) -> f32 {
     let h = i32(p(13u));
     let w = i32(p(14u));
     if (iy < 0 || iy >= h || ix < 0 || ix >= w) { return 0.0; }
-    return mem[base_x + c * u32(h * w) + u32(iy * w + ix)];
+    return ld(base_x + c * u32(h * w) + u32(iy * w + ix));
 }
 
 fn store(m: u32, n: u32, v: f32) {
     var b = 0.0;
-    if (p(11u) != NONE) { b = mem[p(11u) + first_o + m]; }
+    if (p(11u) != NONE) { b = ld(p(11u) + first_o + m); }
     mem[base_c + m * p(6u) + n] = epilogue(v + b);
 }

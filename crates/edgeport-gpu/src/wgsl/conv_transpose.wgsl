@@ -24,7 +24,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let sy = i32(p(17u));
     let sx = i32(p(18u));
     var acc = 0.0;
-    if (p(8u) != NONE) { acc = mem[p(8u) + o]; }
+    if (p(8u) != NONE) { acc = ld(p(8u) + o); }
     for (var ci = 0u; ci < cg; ci++) {
         let c = g * cg + ci;
         let src = p(5u) + (nb * p(9u) + c) * u32(h * w);
@@ -39,7 +39,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
                 if (tx < 0 || tx % sx != 0) { continue; }
                 let ix = tx / sx;
                 if (ix >= w) { continue; }
-                acc += mem[src + u32(iy * w + ix)] * mem[wt + ky * kw + kx];
+                acc += ld(src + u32(iy * w + ix)) * ld(wt + ky * kw + kx);
             }
         }
     }

@@ -20,7 +20,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let src = p(5u) + (nb * p(9u) + c) * u32(h * w);
     let wt = p(6u) + o * kh * kw;
     var acc = 0.0;
-    if (p(8u) != NONE) { acc = mem[p(8u) + o]; }
+    if (p(8u) != NONE) { acc = ld(p(8u) + o); }
     let y0 = i32(oy * p(16u)) - i32(p(18u));
     let x0 = i32(ox * p(17u)) - i32(p(19u));
     for (var ky = 0u; ky < kh; ky++) {
@@ -29,7 +29,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         for (var kx = 0u; kx < kw; kx++) {
             let ix = x0 + i32(kx * p(21u));
             if (ix < 0 || ix >= w) { continue; }
-            acc += mem[src + u32(iy * w + ix)] * mem[wt + ky * kw + kx];
+            acc += ld(src + u32(iy * w + ix)) * ld(wt + ky * kw + kx);
         }
     }
     mem[p(7u) + i] = epilogue(acc);

@@ -11,11 +11,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let e = i % inner;
     let j = (i / inner) % count;
     let o = i / (inner * count);
-    var k = i32(mem[p(6u) + j]);
+    var k = i32(ld(p(6u) + j));
     if (k < 0) { k += i32(dim); }
     var v = nan();
     if (k >= 0 && u32(k) < dim) {
-        v = mem[p(5u) + (o * dim + u32(k)) * inner + e];
+        v = ld(p(5u) + (o * dim + u32(k)) * inner + e);
     }
     mem[p(7u) + i] = epilogue(v);
 }

@@ -24,15 +24,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let src = p(5u) + row * n;
     let dst = p(6u) + row * n;
     var s = 0.0;
-    for (var k = lid; k < n; k += 64u) { s += mem[src + k]; }
+    for (var k = lid; k < n; k += 64u) { s += ld(src + k); }
     let mean = workgroup_sum(s, lid) / f32(n);
     var q = 0.0;
-    for (var k = lid; k < n; k += 64u) { let d = mem[src + k] - mean; q += d * d; }
+    for (var k = lid; k < n; k += 64u) { let d = ld(src + k) - mean; q += d * d; }
     let inv = 1.0 / sqrt(workgroup_sum(q, lid) / f32(n) + pf(10u));
     let has_bias = p(9u) != NONE;
     for (var k = lid; k < n; k += 64u) {
-        var v = (mem[src + k] - mean) * inv * mem[p(8u) + k];
-        if (has_bias) { v += mem[p(9u) + k]; }
+        var v = (ld(src + k) - mean) * inv * ld(p(8u) + k);
+        if (has_bias) { v += ld(p(9u) + k); }
         mem[dst + k] = epilogue(v);
     }
 }

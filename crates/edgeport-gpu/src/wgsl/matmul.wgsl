@@ -19,6 +19,6 @@ fn setup(z: u32) {
     base_c = p(10u) + z * p(5u) * p(6u);
 }
 
-fn load_a(m: u32, k: u32) -> f32 { return mem[base_a + m * p(7u) + k]; }
-fn load_b(k: u32, n: u32) -> f32 { return mem[base_b + k * p(6u) + n]; }
+fn load_a(m: u32, k: u32) -> f32 { return ld(base_a + m * p(7u) + k); }
+fn load_b(k: u32, n: u32) -> f32 { return ld(base_b + k * p(6u) + n); }
 fn store(m: u32, n: u32, v: f32) { mem[base_c + m * p(6u) + n] = epilogue(v); }

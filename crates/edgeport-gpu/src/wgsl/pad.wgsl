@@ -14,7 +14,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let dim = p(10u + axis);
         let c = rest % dim;
         rest = rest / dim;
-        let s = mem[p(26u + axis) + c];
+        let s = ld(p(26u + axis) + c);
         if (s < 0.0) {
             inside = false;
         } else {
@@ -22,6 +22,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
     }
     var v = pf(8u);
-    if (inside) { v = mem[src]; }
+    if (inside) { v = ld(src); }
     mem[p(6u) + i] = epilogue(v);
 }

@@ -25,7 +25,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var acc = select(-inf(), 0.0, avg);
     for (var y = ya; y < yb; y++) {
         for (var x = xa; x < xb; x++) {
-            let v = mem[base + u32(y * w + x)];
+            let v = ld(base + u32(y * w + x));
             if (avg) { acc += v; } else { acc = max(acc, v); }
         }
     }

@@ -30,7 +30,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             at += (r % dim) * p(26u + axis);
             r = r / dim;
         }
-        let v = mem[at];
+        let v = ld(at);
         switch kind {
             case 2u: { acc = max(acc, v); }
             case 3u: { acc = min(acc, v); }

@@ -14,18 +14,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let base = p(5u) + plane * p(7u) * w;
     let ty = p(11u) + 3u * oy;
     let tx = p(12u) + 3u * ox;
-    let y0 = u32(mem[ty]);
-    let x0 = u32(mem[tx]);
-    var v = mem[base + y0 * w + x0];
+    let y0 = u32(ld(ty));
+    let x0 = u32(ld(tx));
+    var v = ld(base + y0 * w + x0);
     if (p(13u) == 0u) {
-        let y1 = u32(mem[ty + 1u]);
-        let x1 = u32(mem[tx + 1u]);
-        let fy = mem[ty + 2u];
-        let fx = mem[tx + 2u];
+        let y1 = u32(ld(ty + 1u));
+        let x1 = u32(ld(tx + 1u));
+        let fy = ld(ty + 2u);
+        let fx = ld(tx + 2u);
         let r0 = base + y0 * w;
         let r1 = base + y1 * w;
-        let top = mem[r0 + x0] + (mem[r0 + x1] - mem[r0 + x0]) * fx;
-        let bottom = mem[r1 + x0] + (mem[r1 + x1] - mem[r1 + x0]) * fx;
+        let top = ld(r0 + x0) + (ld(r0 + x1) - ld(r0 + x0)) * fx;
+        let bottom = ld(r1 + x0) + (ld(r1 + x1) - ld(r1 + x0)) * fx;
         v = top + (bottom - top) * fy;
     }
     mem[p(6u) + i] = epilogue(v);

@@ -8,10 +8,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let inner = p(8u);
     let start = (i / inner) * dim * inner + i % inner;
     var m = -inf();
-    for (var k = 0u; k < dim; k++) { m = max(m, mem[p(5u) + start + k * inner]); }
+    for (var k = 0u; k < dim; k++) { m = max(m, ld(p(5u) + start + k * inner)); }
     var sum = 0.0;
-    for (var k = 0u; k < dim; k++) { sum += exp(mem[p(5u) + start + k * inner] - m); }
+    for (var k = 0u; k < dim; k++) { sum += exp(ld(p(5u) + start + k * inner) - m); }
     for (var k = 0u; k < dim; k++) {
-        mem[p(6u) + start + k * inner] = epilogue(exp(mem[p(5u) + start + k * inner] - m) / sum);
+        mem[p(6u) + start + k * inner] = epilogue(exp(ld(p(5u) + start + k * inner) - m) / sum);
     }
 }

@@ -32,5 +32,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         src += i32(c) * pi(18u + axis);
         dst += c * p(26u + axis);
     }
-    mem[dst] = epilogue(cast_to(mem[u32(src)], p(8u)));
+    mem[dst] = epilogue(cast_to(ld(u32(src)), p(8u)));
 }
