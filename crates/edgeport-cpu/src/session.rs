@@ -3,10 +3,10 @@
 use std::cell::RefCell;
 
 use candle_core::{CpuStorage, Device, InplaceOp2, Layout as CandleLayout};
-use edgeport_ir::{DType, Graph, Op, Tensor, TensorType, ValueId};
+use edgeport_ir::{DType, Graph, Tensor, TensorType, ValueId};
 
 use crate::kernels::{self, Activation, Kernel, StepIo};
-use edgeport_ir::arena::{assign_offsets, Interval};
+use edgeport_ir::arena::{assign_offsets, Interval, Steps};
 
 use crate::plan::{Buf, Memory, MemoryPlan};
 use crate::CpuError;
@@ -79,42 +79,15 @@ struct Pending {
 impl Session {
     pub fn new(graph: &Graph, options: &SessionOptions) -> Result<Session, CpuError> {
         let nvalues = graph.values().len();
-        let mut root: Vec<ValueId> = (0..nvalues as u32).map(ValueId).collect();
-        let resolve = |root: &[ValueId], v: ValueId| root[v.0 as usize];
         let consumers = graph.consumers();
-        let is_output = |v: ValueId| graph.outputs.contains(&v);
-
-        // Compile, folding activations into their producer and aliasing reshapes.
-        let mut pending: Vec<Pending> = Vec::new();
-        let mut producer_step: Vec<Option<usize>> = vec![None; nvalues];
-        for (i, node) in graph.nodes.iter().enumerate() {
-            if let (Op::Reshape { .. }, [input], [output]) = (&node.op, node.inputs.as_slice(), node.outputs.as_slice()) {
-                root[output.0 as usize] = resolve(&root, *input);
-                continue;
-            }
-            if let (Some(act), [input], [output]) = (Activation::of(&node.op), node.inputs.as_slice(), node.outputs.as_slice()) {
-                let src = resolve(&root, *input);
-                let fusable = producer_step[src.0 as usize].filter(|&s| {
-                    let p = &pending[s];
-                    p.compiled.kernel.takes_epilogue()
-                        && p.epilogue.is_none()
-                        && graph.nodes[p.node].outputs.len() == 1
-                        && src == *input
-                        && consumers[input.0 as usize].len() == 1
-                        && !is_output(*input)
-                });
-                if let Some(s) = fusable {
-                    pending[s].epilogue = Some(act);
-                    pending[s].folded = Some(i);
-                    root[output.0 as usize] = src;
-                    continue;
-                }
-            }
-            let compiled = kernels::compile(graph, node)?;
-            for &o in &node.outputs {
-                producer_step[o.0 as usize] = Some(pending.len());
-            }
-            pending.push(Pending { node: i, compiled, epilogue: None, folded: None });
+        // Steps: reshapes aliased, activations folded into kernels that apply them.
+        let plan = Steps::plan(graph, |n| kernels::takes_epilogue(&n.op));
+        let resolve = |v: ValueId| plan.resolve(v);
+        let mut pending: Vec<Pending> = Vec::with_capacity(plan.steps.len());
+        for step in &plan.steps {
+            let compiled = kernels::compile(graph, &graph.nodes[step.node])?;
+            let epilogue = step.folded.and_then(|a| Activation::of(&graph.nodes[a].op));
+            pending.push(Pending { node: step.node, compiled, epilogue, folded: step.folded });
         }
 
         // Constants: packed once, in first-use order.
@@ -135,35 +108,8 @@ impl Session {
             Some(b)
         };
 
-        // Liveness of runtime values (step s runs at time s + 1; inputs are written at 0).
-        let end = pending.len() + 1;
-        let mut first: Vec<Option<usize>> = vec![None; nvalues];
-        let mut last: Vec<usize> = vec![0; nvalues];
-        for &v in &graph.inputs {
-            first[v.0 as usize] = Some(0);
-        }
-        for (s, p) in pending.iter().enumerate() {
-            for &o in &graph.nodes[p.node].outputs {
-                first[o.0 as usize] = Some(s + 1);
-                last[o.0 as usize] = last[o.0 as usize].max(s + 1);
-            }
-            for &v in &graph.nodes[p.node].inputs {
-                let r = resolve(&root, v);
-                last[r.0 as usize] = last[r.0 as usize].max(s + 1);
-            }
-        }
-        for &v in &graph.outputs {
-            let r = resolve(&root, v);
-            last[r.0 as usize] = end;
-        }
-        let mut intervals = Vec::new();
-        let mut slot_of: Vec<Option<usize>> = vec![None; nvalues];
-        for v in 0..nvalues {
-            if let Some(f) = first[v].filter(|_| graph.constant(ValueId(v as u32)).is_none()) {
-                slot_of[v] = Some(intervals.len());
-                intervals.push(Interval { first: f, last: last[v].max(f), len: graph.values()[v].ty.elements() });
-            }
-        }
+        // Liveness of runtime values, then each step's scratch (alive during the step only).
+        let (mut intervals, slot_of) = plan.value_intervals(graph);
         let scratch_slot: Vec<Option<usize>> = pending
             .iter()
             .enumerate()
@@ -182,7 +128,7 @@ impl Session {
         }
         let arena_buf = |slot: usize| Buf { weights: false, offset: offsets[slot], len: intervals[slot].len };
         let mut buf_of = |weights: &mut Vec<f32>, v: ValueId| -> Result<Buf, CpuError> {
-            let r = resolve(&root, v);
+            let r = resolve(v);
             if let Some(b) = const_of(weights, r) {
                 return Ok(b);
             }

@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use edgeport_ir::arena::{Interval, assign_offsets};
-use edgeport_ir::{DType, Graph, Op, Tensor, TensorType, ValueId};
+use edgeport_ir::arena::{Steps, assign_offsets};
+use edgeport_ir::{DType, Graph, Tensor, TensorType, ValueId};
 use serde::{Deserialize, Serialize};
 
 use crate::GpuError;
@@ -97,87 +97,17 @@ impl Session {
     ) -> Result<Session, GpuError> {
         gpu.check()?;
         let nvalues = graph.values().len();
-        let mut root: Vec<ValueId> = (0..nvalues as u32).map(ValueId).collect();
-        let resolve = |root: &[ValueId], v: ValueId| root[v.0 as usize];
         let consumers = graph.consumers();
         let is_output = |v: ValueId| graph.outputs.contains(&v);
-
-        // Fold activations into their producer, alias reshapes.
-        let mut pending: Vec<Pending> = Vec::new();
-        let mut producer_step: Vec<Option<usize>> = vec![None; nvalues];
-        for (i, node) in graph.nodes.iter().enumerate() {
-            if let (Op::Reshape { .. }, [input], [output]) =
-                (&node.op, node.inputs.as_slice(), node.outputs.as_slice())
-            {
-                root[output.0 as usize] = resolve(&root, *input);
-                continue;
-            }
-            if let (Some(act), [input], [output]) = (
-                Act::of(&node.op),
-                node.inputs.as_slice(),
-                node.outputs.as_slice(),
-            ) {
-                let src = resolve(&root, *input);
-                let fusable = producer_step[src.0 as usize].filter(|&s| {
-                    let p = &pending[s];
-                    let producer = &graph.nodes[p.node];
-                    kernels::takes_epilogue(&producer.op)
-                        && p.act.is_none()
-                        && producer.outputs.len() == 1
-                        && src == *input
-                        && consumers[input.0 as usize].len() == 1
-                        && !is_output(*input)
-                });
-                if let Some(s) = fusable {
-                    pending[s].act = Some(act);
-                    pending[s].folded = Some(i);
-                    root[output.0 as usize] = src;
-                    continue;
-                }
-            }
-            for &o in &node.outputs {
-                producer_step[o.0 as usize] = Some(pending.len());
-            }
-            pending.push(Pending {
-                node: i,
-                act: None,
-                folded: None,
-            });
-        }
-
-        // Liveness (step s runs at time s + 1; inputs are written at 0).
-        let end = pending.len() + 1;
-        let mut first: Vec<Option<usize>> = vec![None; nvalues];
-        let mut last: Vec<usize> = vec![0; nvalues];
-        for &v in &graph.inputs {
-            first[v.0 as usize] = Some(0);
-        }
-        for (s, p) in pending.iter().enumerate() {
-            for &o in &graph.nodes[p.node].outputs {
-                first[o.0 as usize] = Some(s + 1);
-                last[o.0 as usize] = last[o.0 as usize].max(s + 1);
-            }
-            for &v in &graph.nodes[p.node].inputs {
-                let r = resolve(&root, v);
-                last[r.0 as usize] = last[r.0 as usize].max(s + 1);
-            }
-        }
-        for &v in &graph.outputs {
-            let r = resolve(&root, v);
-            last[r.0 as usize] = end;
-        }
-        let mut intervals = Vec::new();
-        let mut slot_of: Vec<Option<usize>> = vec![None; nvalues];
-        for v in 0..nvalues {
-            if let Some(f) = first[v].filter(|_| graph.constant(ValueId(v as u32)).is_none()) {
-                slot_of[v] = Some(intervals.len());
-                intervals.push(Interval {
-                    first: f,
-                    last: last[v].max(f),
-                    len: graph.values()[v].ty.elements(),
-                });
-            }
-        }
+        // Steps: reshapes aliased, activations folded into kernels that apply them.
+        let plan = Steps::plan(graph, |n| kernels::takes_epilogue(&n.op));
+        let resolve = |v: ValueId| plan.resolve(v);
+        let pending: Vec<Pending> = plan
+            .steps
+            .iter()
+            .map(|s| Pending { node: s.node, act: s.folded.and_then(|a| Act::of(&graph.nodes[a].op)), folded: s.folded })
+            .collect();
+        let (intervals, slot_of) = plan.value_intervals(graph);
         let (arena_offsets, arena_len) = assign_offsets(&intervals);
 
         // Index tables follow the arena; their size depends only on shapes, so a dry compile
@@ -200,7 +130,7 @@ impl Session {
         let mut seen = vec![false; nvalues];
         let reads = pending.iter().flat_map(|p| graph.nodes[p.node].inputs.iter()).chain(&graph.outputs);
         for &v in reads {
-            let r = resolve(&root, v);
+            let r = resolve(v);
             if graph.constant(r).is_some() && !seen[r.0 as usize] {
                 seen[r.0 as usize] = true;
                 order.push(r);
@@ -225,7 +155,7 @@ impl Session {
         }
         let weights16_base = consts_base + weights.len().div_ceil(16) * 16;
         let offset_of = |v: ValueId| -> Result<u64, GpuError> {
-            let r = resolve(&root, v);
+            let r = resolve(v);
             match place[r.0 as usize] {
                 Some((false, i)) => return Ok((consts_base + i) as u64),
                 Some((true, i)) => return Ok((weights16_base + i) as u64),

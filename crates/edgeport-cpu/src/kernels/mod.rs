@@ -122,11 +122,12 @@ impl Kernel {
         matches!(self, Kernel::Conv(_))
     }
 
-    /// Whether an activation may be folded into this kernel's output (applied in place after
-    /// the kernel writes it).
-    pub fn takes_epilogue(&self) -> bool {
-        matches!(self, Kernel::Conv(_) | Kernel::ConvTranspose(_) | Kernel::MatMul(_) | Kernel::Binary(_))
-    }
+}
+
+/// Whether an activation may be folded into the kernel of `op` (applied in place after the
+/// kernel writes its output).
+pub fn takes_epilogue(op: &Op) -> bool {
+    matches!(op, Op::Conv(_) | Op::ConvTranspose(_) | Op::MatMul | Op::Binary(_) | Op::PRelu)
 }
 
 pub(crate) fn unsupported(node: &Node, message: impl Into<String>) -> CpuError {

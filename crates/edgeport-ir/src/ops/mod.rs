@@ -109,6 +109,12 @@ impl Op {
 
     /// True for ops that act on each element independently (layout passes move transposes
     /// across them freely).
+    /// An elementwise activation (one input, one output, applied value by value), which the
+    /// runtimes fold into the producing step.
+    pub fn is_activation(&self) -> bool {
+        matches!(self, Op::Unary(_) | Op::Clip { .. } | Op::LeakyRelu { .. } | Op::HardSigmoid { .. })
+    }
+
     pub fn is_elementwise(&self) -> bool {
         matches!(
             self,
