@@ -704,6 +704,13 @@ await step("WebGPU (SwiftShader): every fixture and PP-OCR model runs on the GPU
   assert.match(await $("measure-env").getAttribute("data-timing"), /^(gpu-timestamp|wall)$/);
   assert.ok((await $("measure-table").innerText()).includes("pipelines"));
   await $("measure-panel").screenshot({ path: path.join(shots, "measure-webgpu.png") });
+  // the WebGPU measurement travels in a share link, adapter and all
+  const link = await shareLink();
+  const report = JSON.parse(zlib.inflateRawSync(Buffer.from(link.split("#r=")[1], "base64url")).toString("utf8"));
+  const gpu = report.measured.find((m) => m.backend === "gpu");
+  assert.ok(gpu && gpu.variants[0].p50_ms > 0, JSON.stringify(report.measured));
+  assert.equal(gpu.environment.adapter.architecture, "swiftshader");
+  assert.equal(gpu.environment.adapter.fallback, true);
   await assertNoError();
 });
 

@@ -87,6 +87,27 @@ def test_gpu_stores_fp16_weights_as_float16_where_the_adapter_can(edgeport, case
         assert weights["fp16"] == weights["fp32"], weights
 
 
+def test_gpu_refuses_a_model_beyond_the_adapters_limits(edgeport, case_loader, gpu_available, tmp_path):
+    """A model whose memory exceeds the adapter's storage-binding limit is refused before any
+    GPU allocation, naming the limit, with the limit-exceeded exit code (3)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    res = edgeport.run("bench", case_loader("mlp_gelu").model, "--backend", "gpu", "--runs", "1", "--json")
+    limit = json.loads(res.stdout)["environment"]["adapter"]["limits"]["max_storage_buffer_binding_size"]
+    if limit > 512 << 20:
+        pytest.skip(f"the adapter binds {limit} bytes; a model beyond that is too large to build here")
+    side = int((limit / 4 / 2) ** 0.5) + 64
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, side, side])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, side, side])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "big", [x], [y])
+    path = tmp_path / "big.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    res = edgeport.run("bench", path, "--backend", "gpu", "--runs", "1")
+    assert res.returncode == 3, res.describe()
+    assert "more than this GPU allows" in res.stderr, res.stderr
+
+
 def test_gpu_bench_reports_the_adapter(edgeport, case_loader, gpu_available):
     case = case_loader("resnet")
     res = edgeport.run("bench", case.model, "--backend", "gpu", "--runs", "3", "--json")

@@ -152,10 +152,12 @@ pub fn cmd(env: &Env, args: &TestArgs) -> Result<()> {
         r.skip("venv", "not needed");
     }
 
-    // d) every Rust test, natively.
+    // d) every Rust test, natively. The GPU runtime's tests run on lavapipe (Vulkan on the
+    // CPU), installed first; with it a missing adapter is a failure, not a skip.
     if rust && !r.stop() {
         r.stage("rust", "cargo test --workspace --all-targets", || {
-            run(env.cargo().args(["test", "--workspace", "--all-targets"]))?;
+            env::ensure_lavapipe()?;
+            run(env.cargo().args(["test", "--workspace", "--all-targets"]).env("EDGEPORT_REQUIRE_GPU", "1"))?;
             Ok(None)
         });
     } else {

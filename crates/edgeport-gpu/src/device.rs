@@ -152,6 +152,12 @@ impl Gpu {
         }
     }
 
+    /// Gives the device up now (the browser may do the same at any time): every later run on
+    /// it fails with [`GpuError::Lost`].
+    pub fn destroy(&self) {
+        self.device.destroy();
+    }
+
     /// Errors raised outside any error scope, and device loss, since the last call.
     pub(crate) fn check(&self) -> Result<(), GpuError> {
         if let Some(reason) = self.lost.lock().ok().and_then(|l| l.clone()) {
