@@ -379,6 +379,19 @@ pub fn splice(old: &str, section: &str) -> String {
     splice_between(old, section, BEGIN, END)
 }
 
+/// Prints a benchmark section and, unless `no_write`, puts it between its markers in
+/// BENCHMARKS.md.
+pub(crate) fn publish(env: &Env, section: &str, begin: &str, end: &str, no_write: bool) -> Result<()> {
+    println!("{section}");
+    if !no_write {
+        let path = env.repo.join("BENCHMARKS.md");
+        let old = fs::read_to_string(&path).unwrap_or_default();
+        fs::write(&path, splice_between(&old, section, begin, end))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
 /// `splice` for the section between the markers `begin` and `end`.
 pub(crate) fn splice_between(old: &str, section: &str, begin: &str, end: &str) -> String {
     if let (Some(b), Some(e)) = (old.find(begin), old.find(end))

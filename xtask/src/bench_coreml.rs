@@ -11,7 +11,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::bench::{Timing, machine_facts, splice_between, time_runs, tree_size};
+use crate::bench::{Timing, machine_facts, time_runs, tree_size};
 use crate::env::{self, Env};
 use crate::util::{self, median, run, stdout_of};
 
@@ -115,14 +115,7 @@ pub fn bench(env: &Env, args: &CoremlArgs) -> Result<()> {
     };
     let sizes = [&ours_pkg, &peer_pkg].map(|p| weight_and_total(p, ours.is_ok() && peer.is_ok()));
     let section = render(env, args, &ours, &peer, &phases, sizes, outputs.as_ref())?;
-    println!("{section}");
-    if !args.no_write {
-        let path = env.repo.join("BENCHMARKS.md");
-        let old = fs::read_to_string(&path).unwrap_or_default();
-        fs::write(&path, splice_between(&old, &section, BEGIN, END))?;
-        eprintln!("updated {}", path.display());
-    }
-    Ok(())
+    crate::bench::publish(env, &section, BEGIN, END, args.no_write)
 }
 
 fn ensure_peers(env: &Env) -> Result<PathBuf> {

@@ -12,7 +12,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::bench::{machine_facts, splice_between};
+use crate::bench::machine_facts;
 use crate::env::{self, Env};
 use crate::util::{self, median, run, stdout_of};
 
@@ -150,14 +150,7 @@ pub fn bench(env: &Env, args: &CpuArgs) -> Result<()> {
         section.push_str(&rows);
     }
     writeln!(section, "{END}")?;
-    println!("{section}");
-    if !args.no_write {
-        let path = env.repo.join("BENCHMARKS.md");
-        let old = fs::read_to_string(&path).unwrap_or_default();
-        fs::write(&path, splice_between(&old, &section, BEGIN, END))?;
-        eprintln!("wrote {}", path.display());
-    }
-    Ok(())
+    crate::bench::publish(env, &section, BEGIN, END, args.no_write)
 }
 
 /// Runs bench_browser.mjs against the playground and the onnxruntime-web page, served from this

@@ -5,12 +5,11 @@
 //! p50 and of the per-round ratios. Written into BENCHMARKS.md.
 
 use std::fmt::Write as _;
-use std::fs;
 
 use anyhow::{Result, bail};
 use clap::Args;
 
-use crate::bench::{machine_facts, splice_between};
+use crate::bench::machine_facts;
 use crate::env::Env;
 use crate::util::{self, median, run};
 
@@ -84,12 +83,5 @@ pub fn bench(env: &Env, args: &GpuArgs) -> Result<()> {
     writeln!(section, "| --- | ---: | ---: | ---: | ---: | ---: |")?;
     section.push_str(&rows);
     writeln!(section, "{END}")?;
-    println!("{section}");
-    if !args.no_write {
-        let path = env.repo.join("BENCHMARKS.md");
-        let old = fs::read_to_string(&path).unwrap_or_default();
-        fs::write(&path, splice_between(&old, &section, BEGIN, END))?;
-        eprintln!("wrote {}", path.display());
-    }
-    Ok(())
+    crate::bench::publish(env, &section, BEGIN, END, args.no_write)
 }

@@ -135,13 +135,18 @@ pub fn load(model: &[u8], options: &RunOptions) -> Result<Runner, EngineError> {
 
 /// [`load`], for callers with an event loop (the gpu backend in the browser).
 pub async fn load_async(model: &[u8], options: &RunOptions) -> Result<Runner, EngineError> {
-    let (graph, f16_nodes) = prepare(model, options)?;
-    let exec = crate::exec::Exec::create(&graph, options.backend, options.threads.max(1), f16_nodes, options.variant != Variant::Fp32).await?;
-    Ok(Runner { exec, model_name: model_name_of(&graph), model_sha256: sha256_hex(model) })
+    Ok(load_timed(model, options, &|| 0.0).await?.0)
 }
 
-fn model_name_of(graph: &Graph) -> String {
-    if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() }
+/// Loads `model`, returning also how long building the executor took by `clock` (ms).
+async fn load_timed(model: &[u8], options: &RunOptions, clock: &dyn Fn() -> f64) -> Result<(Runner, f64), EngineError> {
+    let (graph, f16_nodes) = prepare(model, options)?;
+    let t0 = clock();
+    let f16_weights = options.variant != Variant::Fp32;
+    let exec = crate::exec::Exec::create(&graph, options.backend, options.threads.max(1), f16_nodes, f16_weights).await?;
+    let executor_ms = clock() - t0;
+    let model_name = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
+    Ok((Runner { exec, model_name, model_sha256: sha256_hex(model) }, executor_ms))
 }
 
 /// The graph a variant runs, and which nodes store float16 intermediates.
@@ -573,11 +578,7 @@ pub async fn bench_async(
     }
     progress("load", 0, 1);
     let t0 = clock();
-    let (graph, f16_nodes) = prepare(model, options)?;
-    let t1 = clock();
-    let exec = crate::exec::Exec::create(&graph, options.backend, options.threads.max(1), f16_nodes, options.variant != Variant::Fp32).await?;
-    let executor_ms = clock() - t1;
-    let mut runner = Runner { exec, model_name: model_name_of(&graph), model_sha256: sha256_hex(model) };
+    let (mut runner, executor_ms) = load_timed(model, options, clock).await?;
     let load_ms = clock() - t0;
     runner.exec.describe(&mut environment);
     // ordered once, so the timed runs are the session's runs and nothing else

@@ -47,15 +47,7 @@ fn signed(v: &[usize]) -> Vec<i64> {
 
 /// A reshape whose output cannot share its input's memory.
 pub fn copy(ctx: &Ctx) -> Result<Vec<Launch>, GpuError> {
-    let n = ctx.out_shape(0).iter().product::<usize>();
-    Ok(vec![strided(
-        ctx,
-        (ctx.input(0)?, ctx.output(0)),
-        &[n],
-        &[1],
-        &[1],
-        0,
-    )?])
+    flat_copy(ctx, 0)
 }
 
 pub fn cast(ctx: &Ctx, to: DType) -> Result<Vec<Launch>, GpuError> {
@@ -68,15 +60,13 @@ pub fn cast(ctx: &Ctx, to: DType) -> Result<Vec<Launch>, GpuError> {
         DType::I32 => 5,
         DType::I64 => 6,
     };
+    flat_copy(ctx, code)
+}
+
+/// The input copied element by element into the output, cast by `cast_to` mode `code`.
+fn flat_copy(ctx: &Ctx, code: u32) -> Result<Vec<Launch>, GpuError> {
     let n = ctx.out_shape(0).iter().product::<usize>();
-    Ok(vec![strided(
-        ctx,
-        (ctx.input(0)?, ctx.output(0)),
-        &[n],
-        &[1],
-        &[1],
-        code,
-    )?])
+    Ok(vec![strided(ctx, (ctx.input(0)?, ctx.output(0)), &[n], &[1], &[1], code)?])
 }
 
 pub fn transpose(ctx: &Ctx, perm: &[usize]) -> Result<Vec<Launch>, GpuError> {
