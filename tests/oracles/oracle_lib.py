@@ -168,6 +168,8 @@ class TfliteGraph:
     outputs: list[int]
     tensor_names: list[str]
     tensor_shapes: list[list[int]]
+    tensor_types: list[str] = field(default_factory=list)  # TensorType names, e.g. "INT8"
+    tensor_scales: list[list[float]] = field(default_factory=list)  # quantization scales ([] if none)
 
     def count(self, name: str) -> int:
         return sum(1 for op in self.ops if op.name == name)
@@ -227,17 +229,23 @@ def read_tflite(path: Path) -> TfliteGraph:
                 fused,
             )
         )
-    names, shapes = [], []
+    type_names = _enum_names(fb.TensorType)
+    names, shapes, types, scales = [], [], [], []
     for i in range(sg.TensorsLength()):
         t = sg.Tensors(i)
         names.append(t.Name().decode() if t.Name() else "")
         shapes.append([int(d) for d in t.ShapeAsNumpy()] if t.ShapeLength() else [])
+        types.append(type_names.get(t.Type(), str(t.Type())))
+        q = t.Quantization()
+        scales.append([float(v) for v in q.ScaleAsNumpy()] if q is not None and q.ScaleLength() else [])
     return TfliteGraph(
         ops,
         [int(v) for v in sg.InputsAsNumpy()] if sg.InputsLength() else [],
         [int(v) for v in sg.OutputsAsNumpy()] if sg.OutputsLength() else [],
         names,
         shapes,
+        types,
+        scales,
     )
 
 

@@ -53,7 +53,7 @@ mod tests {
         let artifact = edgeport_engine::convert(&model, &opts, &mut |_| {}).unwrap();
         let mut engine = edgeport_engine::report::new("resnet.onnx", &model);
         edgeport_engine::report::add_conversion(&mut engine, &opts, &artifact);
-        edgeport_engine::report::add_artifact_fidelity(&mut engine, &model, &opts).unwrap();
+        edgeport_engine::report::add_artifact_fidelity(&mut engine, &model, &opts, None).unwrap();
         let sim_opts = edgeport_engine::simulate::SimulateOptions { profiles: vec!["pixel8".into()], no_placement: true, ..Default::default() };
         let sim = edgeport_engine::simulate::simulate(&model, &opts, &sim_opts).unwrap();
         edgeport_engine::report::add_simulation(&mut engine, &opts, sim);

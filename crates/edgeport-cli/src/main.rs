@@ -52,7 +52,7 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
         /// Target format.
-        #[arg(long = "to", value_parser = ["tflite", "coreml"])]
+        #[arg(long = "to", value_parser = ["tflite", "coreml", "onnx"])]
         to: String,
         /// Output file. For Core ML: `X.mlpackage` writes the package directory, any other
         /// name (e.g. `X.mlpackage.zip`) the zipped package.
@@ -65,8 +65,12 @@ enum Command {
         /// float16 quantization) and makes a Core ML program fp16; int8-weights stores conv and
         /// matmul weights as per-channel int8 (Core ML iOS16+: constexpr_affine_dequantize,
         /// iOS18: constexpr_blockwise_shift_scale).
-        #[arg(long, value_parser = ["fp16", "int8-weights"])]
+        /// int8 is full-integer TFLite: int8 weights (per channel) and activations calibrated on
+        /// --calibration samples (generated ones when absent, with a warning).
+        #[arg(long, value_parser = ["fp16", "int8-weights", "int8"])]
         quantize: Option<String>,
+        #[command(flatten)]
+        int8: Int8Args,
         /// Palettize weights: a table of 2^BITS values per weight (BITS 1, 2, 3, 4, 6 or 8;
         /// k-means by default, or uniform), Core ML constexpr_lut_to_dense (iOS16/17).
         #[arg(long, value_name = "BITS[:kmeans|uniform]")]
@@ -82,6 +86,24 @@ enum Command {
     Run(measure::RunArgs),
     /// Measure a model: load time, cold first run, warm p50/p95/p99, memory.
     Bench(measure::BenchArgs),
+}
+
+/// Full-integer options of `convert` (`--quantize int8`).
+#[derive(clap::Args)]
+struct Int8Args {
+    /// Representative inputs (.npz): one array per model input, samples along the first axis
+    /// ([N, ...input shape], or [N, ...] replacing a batch of 1).
+    #[arg(long, value_name = "FILE.npz")]
+    calibration: Option<PathBuf>,
+    /// How activation ranges are chosen: minmax (default), percentile (99.99th) or mse.
+    #[arg(long = "calibration-method", value_parser = ["minmax", "percentile", "mse"])]
+    calibration_method: Option<String>,
+    /// Nodes kept in float (ONNX node names, comma separated).
+    #[arg(long = "keep-float", value_name = "NODE,...", value_delimiter = ',')]
+    keep_float: Vec<String>,
+    /// Model inputs and outputs as float32 (default; QUANTIZE/DEQUANTIZE inside) or int8.
+    #[arg(long, value_parser = ["float32", "int8"])]
+    interface: Option<String>,
 }
 
 /// Core ML options of `convert`.
@@ -208,16 +230,35 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Convert { model, to, output, nhwc_io, quantize, palettize, coreml, report } => {
+        Command::Convert { model, to, output, nhwc_io, quantize, int8, palettize, coreml, report } => {
             let target: Target = to.parse()?;
             let mut opts = options(&model, target, nhwc_io);
             coreml_options(&mut opts, coreml)?;
             opts.quantize = quantize.as_deref().map(str::parse).transpose()?;
             opts.palettize = palettize.as_deref().map(str::parse).transpose()?;
+            opts.calibration_method = int8.calibration_method.as_deref().map(str::parse).transpose()?;
+            opts.keep_float = int8.keep_float.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+            opts.interface = int8.interface.as_deref().map(str::parse).transpose()?;
             let bytes = read_model(&model.model)?;
+            let calibration = match &int8.calibration {
+                Some(path) => {
+                    if opts.quantize != Some(edgeport_engine::Quantize::Int8) {
+                        return Err(EngineError::options("--calibration applies to --quantize int8 only").into());
+                    }
+                    let npz = std::fs::read(path).map_err(|e| Failure::Io(format!("cannot read '{}': {e}", path.display())))?;
+                    Some(edgeport_engine::Calibration::for_model(&bytes, &opts.input_shapes, &npz)?)
+                }
+                None => None,
+            };
+            if opts.quantize == Some(edgeport_engine::Quantize::Int8) && calibration.is_none() {
+                eprintln!(
+                    "warning: no --calibration data; activation ranges come from {} generated samples (uniform in [0, 1)), which rarely match real inputs",
+                    edgeport_engine::quantize::GENERATED_SAMPLES
+                );
+            }
             let progress = indicatif::ProgressBar::new_spinner();
             progress.enable_steady_tick(std::time::Duration::from_millis(120));
-            let result = edgeport_engine::convert(&bytes, &opts, &mut |stage| {
+            let result = edgeport_engine::convert_calibrated(&bytes, &opts, calibration.as_ref(), &mut |stage| {
                 progress.set_message(stage.label());
             });
             progress.finish_and_clear();
@@ -226,7 +267,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if report.wanted() {
                 let mut r = report::ReportArgs::start(&model.model, &bytes);
                 edgeport_engine::report::add_conversion(&mut r, &opts, &artifact);
-                edgeport_engine::report::add_artifact_fidelity(&mut r, &bytes, &opts)?;
+                edgeport_engine::report::add_artifact_fidelity(&mut r, &bytes, &opts, calibration.as_ref())?;
                 report.finish(&r)?;
             }
             if model.json {

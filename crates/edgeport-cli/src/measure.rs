@@ -21,10 +21,21 @@ pub struct RuntimeArgs {
     /// (weights and intermediates in float16 as an fp16 Core ML program stores them).
     #[arg(long, default_value = "fp32", value_parser = ["fp32", "original", "fp16", "coreml-fp16"])]
     variant: String,
-    /// Weight quantization to run with: int8-weights (per-channel int8 decoding of the conv and
-    /// matmul weights, as `convert --quantize int8-weights` stores them).
-    #[arg(long, value_parser = ["int8-weights"])]
+    /// Quantization to run with: int8-weights (per-channel int8 decoding of the conv and
+    /// matmul weights, as `convert --quantize int8-weights` stores them) or int8 (the
+    /// full-integer TFLite model `convert --quantize int8` writes, simulated: int8 weights and
+    /// every int8 tensor rounded as the model stores it).
+    #[arg(long, value_parser = ["int8-weights", "int8"])]
     quantize: Option<String>,
+    /// With --quantize int8: the calibration samples given to `convert` (.npz).
+    #[arg(long, value_name = "FILE.npz")]
+    calibration: Option<PathBuf>,
+    /// With --quantize int8: the calibration method given to `convert`.
+    #[arg(long = "calibration-method", value_parser = ["minmax", "percentile", "mse"])]
+    calibration_method: Option<String>,
+    /// With --quantize int8: the nodes `convert` kept in float.
+    #[arg(long = "keep-float", value_name = "NODE,...", value_delimiter = ',')]
+    keep_float: Vec<String>,
     /// Palettized weights to run with, as `convert --palettize` stores them.
     #[arg(long, value_name = "BITS[:kmeans|uniform]")]
     palettize: Option<String>,
@@ -37,8 +48,19 @@ pub struct RuntimeArgs {
 }
 
 impl RuntimeArgs {
-    fn options(&self) -> Result<RunOptions, Failure> {
+    fn options(&self, model: &[u8]) -> Result<RunOptions, Failure> {
+        let input_shapes: BTreeMap<String, Vec<usize>> = self.input_shapes.iter().cloned().collect();
+        let calibration = match &self.calibration {
+            Some(path) => {
+                let npz = std::fs::read(path).map_err(|e| Failure::Io(format!("cannot read '{}': {e}", path.display())))?;
+                Some(edgeport_engine::Calibration::for_model(model, &input_shapes, &npz)?)
+            }
+            None => None,
+        };
         Ok(RunOptions {
+            calibration,
+            calibration_method: self.calibration_method.as_deref().map(str::parse).transpose()?,
+            keep_float: self.keep_float.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
             backend: self.backend.parse::<Backend>()?,
             variant: self.variant.parse::<Variant>()?,
             input_shapes: self.input_shapes.iter().cloned().collect(),
@@ -67,7 +89,7 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     let bytes = read_model(&args.runtime.model)?;
-    let mut runner = runtime::load(&bytes, &args.runtime.options()?)?;
+    let mut runner = runtime::load(&bytes, &args.runtime.options(&bytes)?)?;
     let inputs = match &args.input {
         Some(path) => {
             let data = std::fs::read(path).map_err(|e| Failure::Io(format!("cannot read '{}': {e}", path.display())))?;
@@ -119,7 +141,7 @@ pub struct BenchArgs {
 
 pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     let bytes = read_model(&args.runtime.model)?;
-    let options = args.runtime.options()?;
+    let options = args.runtime.options(&bytes)?;
     let start = Instant::now();
     let clock = move || start.elapsed().as_secs_f64() * 1e3;
     let bar = indicatif::ProgressBar::new(args.runs as u64);

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use candle_core::{CpuStorage, Device, InplaceOp2, Layout as CandleLayout};
-use edgeport_ir::{DType, Graph, Tensor, TensorType, ValueId};
+use edgeport_ir::{DType, Graph, QuantParams, Tensor, TensorType, ValueId};
 
 use crate::kernels::{self, Activation, Kernel, StepIo};
 use edgeport_ir::arena::{assign_offsets, Interval, Steps};
@@ -26,11 +26,18 @@ pub struct SessionOptions {
     /// model input is rounded when every node reading it is such a node), so the run shows
     /// the program's rounding error. `None`: everything stays float32.
     pub f16_nodes: Option<Vec<bool>>,
+    /// Simulate full-integer quantization: every value with `QuantParams` (model inputs
+    /// included) is stored as int8 and read back, as the int8 artifact rounds it, and no
+    /// activation folds into a producer whose own output is stored as int8.
+    pub int8_values: bool,
+    /// Keep every value observable ([`Session::run_observed`]): nothing folds into a
+    /// producer, so each node's output is written to memory.
+    pub observe: bool,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        SessionOptions { threads: 1, f16_nodes: None }
+        SessionOptions { threads: 1, f16_nodes: None, int8_values: false, observe: false }
     }
 }
 
@@ -42,6 +49,9 @@ pub struct Port {
     buf: Buf,
     /// Rounded to float16 when written (see `SessionOptions::f16_nodes`).
     round_f16: bool,
+    /// Stored as int8 when written (see `SessionOptions::int8_values`).
+    quant: Option<QuantParams>,
+    value: ValueId,
 }
 
 struct Step {
@@ -54,6 +64,10 @@ struct Step {
     extra: Vec<Buf>,
     epilogue: Option<Activation>,
     round_f16: bool,
+    /// Per output: stored as int8 (see `SessionOptions::int8_values`).
+    quant: Vec<Option<QuantParams>>,
+    /// The node's output values (what `run_observed` reports).
+    values: Vec<ValueId>,
 }
 
 pub struct Session {
@@ -81,7 +95,10 @@ impl Session {
         let nvalues = graph.values().len();
         let consumers = graph.consumers();
         // Steps: reshapes aliased, activations folded into kernels that apply them.
-        let plan = Steps::plan(graph, |n| kernels::takes_epilogue(&n.op));
+        let quant_of = |v: ValueId| if options.int8_values { graph.value(v).quant } else { None };
+        let plan = Steps::plan(graph, |n| {
+            !options.observe && kernels::takes_epilogue(&n.op) && n.outputs.first().is_none_or(|&o| quant_of(o).is_none())
+        });
         let resolve = |v: ValueId| plan.resolve(v);
         let mut pending: Vec<Pending> = Vec::with_capacity(plan.steps.len());
         for step in &plan.steps {
@@ -160,6 +177,15 @@ impl Session {
                 // Rounding commutes with the monotone activations folded in, so one rounding
                 // after the step stands for either node's.
                 round_f16: f16(p.node) || p.folded.is_some_and(f16),
+                quant: match p.folded {
+                    // the folded activation's output is what the step writes
+                    Some(a) => graph.nodes[a].outputs.iter().map(|&v| quant_of(v)).collect(),
+                    None => node.outputs.iter().map(|&v| quant_of(v)).collect(),
+                },
+                values: match p.folded {
+                    Some(a) => graph.nodes[a].outputs.clone(),
+                    None => node.outputs.clone(),
+                },
             });
         }
         let producers = graph.producers();
@@ -169,7 +195,8 @@ impl Session {
             let round_f16 = producers.get(v.0 as usize).copied().flatten().is_none()
                 && !readers.is_empty()
                 && readers.iter().all(|&n| f16(n));
-            Ok(Port { name: value.name.clone(), ty: value.ty.clone(), buf: buf_of(weights, v)?, round_f16 })
+            let quant = if producers.get(v.0 as usize).copied().flatten().is_none() { quant_of(v) } else { None };
+            Ok(Port { name: value.name.clone(), ty: value.ty.clone(), buf: buf_of(weights, v)?, round_f16, quant, value: v })
         };
         let inputs = graph.inputs.iter().map(|&v| port(&mut weights, v)).collect::<Result<Vec<_>, _>>()?;
         let outputs = graph.outputs.iter().map(|&v| port(&mut weights, v)).collect::<Result<Vec<_>, _>>()?;
@@ -209,14 +236,30 @@ impl Session {
         self.run_timed(inputs, None)
     }
 
+    /// Runs the model, showing `observer` every model input and every node output as it is
+    /// written (with [`SessionOptions::observe`], every value of the graph).
+    pub fn run_observed(&mut self, inputs: &[Tensor], observer: &mut dyn FnMut(ValueId, &[f32])) -> Result<Vec<Tensor>, CpuError> {
+        self.run_inner(inputs, None, Some(observer))
+    }
+
     /// Runs the model, timing every step with `clock` (milliseconds) when given; the times are
     /// then read with [`Session::step_times`].
     pub fn run_timed(&mut self, inputs: &[Tensor], clock: Option<&dyn Fn() -> f64>) -> Result<Vec<Tensor>, CpuError> {
+        self.run_inner(inputs, clock, None)
+    }
+
+    fn run_inner<'o>(
+        &mut self,
+        inputs: &[Tensor],
+        clock: Option<&dyn Fn() -> f64>,
+        observer: Option<&'o mut dyn FnMut(ValueId, &[f32])>,
+    ) -> Result<Vec<Tensor>, CpuError> {
         self.check_inputs(inputs)?;
         let inference = Inference {
             session: self,
             inputs,
             clock,
+            observer: RefCell::new(observer),
             outputs: RefCell::new(Vec::with_capacity(self.outputs.len())),
             error: RefCell::new(None),
             step_ms: RefCell::new(Vec::with_capacity(self.steps.len())),
@@ -268,16 +311,17 @@ impl Session {
 }
 
 /// One inference as a candle in-place op over the arena (the weights are its source operand).
-struct Inference<'a> {
+struct Inference<'a, 'o> {
     session: &'a Session,
     inputs: &'a [Tensor],
     clock: Option<&'a dyn Fn() -> f64>,
+    observer: RefCell<Option<&'o mut dyn FnMut(ValueId, &[f32])>>,
     outputs: RefCell<Vec<Vec<f32>>>,
     error: RefCell<Option<CpuError>>,
     step_ms: RefCell<Vec<f64>>,
 }
 
-impl Inference<'_> {
+impl Inference<'_, '_> {
     fn execute(&self, arena: &mut [f32], weights: &[f32]) -> Result<(), CpuError> {
         let s = self.session;
         let mem = Memory::new(arena, weights);
@@ -290,6 +334,12 @@ impl Inference<'_> {
             }
             if port.round_f16 {
                 round_to_f16(dst);
+            }
+            if let Some(q) = port.quant {
+                store_int8(dst, q);
+            }
+            if let Some(obs) = self.observer.borrow_mut().as_mut() {
+                obs(port.value, dst);
             }
         }
         let mut times = self.step_ms.borrow_mut();
@@ -316,6 +366,16 @@ impl Inference<'_> {
                     round_to_f16(io.output(i));
                 }
             }
+            for (i, q) in step.quant.iter().enumerate() {
+                if let Some(q) = q {
+                    store_int8(io.output(i), *q);
+                }
+            }
+            if let Some(obs) = self.observer.borrow_mut().as_mut() {
+                for (i, &v) in step.values.iter().enumerate() {
+                    obs(v, io.output(i));
+                }
+            }
             if let (Some(c), Some(t0)) = (self.clock, start) {
                 times.push(c() - t0);
             }
@@ -328,7 +388,7 @@ impl Inference<'_> {
     }
 }
 
-impl InplaceOp2 for Inference<'_> {
+impl InplaceOp2 for Inference<'_, '_> {
     fn name(&self) -> &'static str {
         "edgeport-inference"
     }
@@ -342,6 +402,13 @@ impl InplaceOp2 for Inference<'_> {
             candle_core::bail!("inference failed");
         }
         Ok(())
+    }
+}
+
+/// Each value as int8 with `q` stores it (round half away from zero, saturate).
+fn store_int8(values: &mut [f32], q: QuantParams) {
+    for x in values {
+        *x = q.fake(*x);
     }
 }
 

@@ -79,6 +79,19 @@ impl From<edgeport_onnx::OnnxError> for EngineError {
     }
 }
 
+impl From<edgeport_onnx::ExportError> for EngineError {
+    fn from(e: edgeport_onnx::ExportError) -> Self {
+        let message = format!("ONNX export: {e}");
+        match e {
+            edgeport_onnx::ExportError::Node { node, op, message: reason } => EngineError {
+                code: ErrorCode::Unsupported,
+                message,
+                nodes: vec![NodeRef { name: node, op, reason }],
+            },
+        }
+    }
+}
+
 impl From<edgeport_tflite::TfliteError> for EngineError {
     fn from(e: edgeport_tflite::TfliteError) -> Self {
         let message = format!("TFLite export: {e}");

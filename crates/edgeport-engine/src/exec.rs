@@ -31,11 +31,15 @@ impl Exec {
         threads: usize,
         f16_nodes: Option<Vec<bool>>,
         f16_weights: bool,
+        int8_values: bool,
     ) -> Result<Exec, EngineError> {
+        if int8_values && backend != Backend::Cpu {
+            return Err(EngineError::options("int8 models are simulated on the cpu backend; use --backend cpu"));
+        }
         match backend {
             Backend::Cpu => {
                 let _ = f16_weights;
-                let options = edgeport_cpu::SessionOptions { threads, f16_nodes };
+                let options = edgeport_cpu::SessionOptions { threads, f16_nodes, int8_values, observe: false };
                 Ok(Exec::Cpu(edgeport_cpu::Session::new(graph, &options)?))
             }
             #[cfg(feature = "gpu")]

@@ -6,6 +6,7 @@ mod error;
 pub mod exec;
 mod inspect;
 pub mod npz;
+pub mod quantize;
 pub mod report;
 pub mod runtime;
 pub mod simulate;
@@ -19,6 +20,7 @@ use sha2::{Digest, Sha256};
 pub use coreml::{CoremlTarget, FP32_OPS_AUTO, ModelMetadata, Precision, SOURCE_SHA256_KEY, VERSION_KEY};
 pub use error::{EngineError, ErrorCode, NodeRef};
 pub use inspect::{InspectReport, NodeStats, TensorInfo};
+pub use quantize::{Calibration, CalibrationMethod};
 pub use verify::{Verified, verify};
 
 /// Output formats.
@@ -29,6 +31,9 @@ pub enum Target {
     Tflite,
     /// Core ML ML Program; the artifact is the zipped `.mlpackage`.
     Coreml,
+    /// ONNX (opset 21) for ONNX Runtime Mobile: the optimized graph, with QDQ pairs when
+    /// quantized.
+    Onnx,
 }
 
 impl Target {
@@ -36,12 +41,14 @@ impl Target {
         match self {
             Target::Tflite => "tflite",
             Target::Coreml => "mlpackage.zip",
+            Target::Onnx => "onnx",
         }
     }
     pub fn media_type(self) -> &'static str {
         match self {
             Target::Tflite => "application/vnd.tflite",
             Target::Coreml => "application/zip",
+            Target::Onnx => "application/onnx",
         }
     }
 }
@@ -52,7 +59,8 @@ impl std::str::FromStr for Target {
         match s {
             "tflite" => Ok(Target::Tflite),
             "coreml" => Ok(Target::Coreml),
-            other => Err(EngineError::options(format!("unknown target '{other}' (supported: tflite, coreml)"))),
+            "onnx" => Ok(Target::Onnx),
+            other => Err(EngineError::options(format!("unknown target '{other}' (supported: tflite, coreml, onnx)"))),
         }
     }
 }
@@ -83,6 +91,33 @@ pub struct ConvertOptions {
     /// Palettization: weights take their values from a table of `2^bits` entries (Core ML,
     /// iOS16/17 `constexpr_lut_to_dense`).
     pub palettize: Option<Palettize>,
+    /// `quantize int8`: how activation ranges are chosen from the calibration samples.
+    pub calibration_method: Option<CalibrationMethod>,
+    /// `quantize int8`: node names kept in float.
+    pub keep_float: Vec<String>,
+    /// `quantize int8` (TFLite): the model's interface, float32 (QUANTIZE / DEQUANTIZE inside
+    /// the model, the default) or int8 (like TFLite's `inference_input_type = int8`).
+    pub interface: Option<Interface>,
+}
+
+/// The element type of a full-integer model's inputs and outputs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interface {
+    #[default]
+    Float32,
+    Int8,
+}
+
+impl std::str::FromStr for Interface {
+    type Err = EngineError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "float32" => Ok(Interface::Float32),
+            "int8" => Ok(Interface::Int8),
+            other => Err(EngineError::options(format!("unknown interface '{other}' (supported: float32, int8)"))),
+        }
+    }
 }
 
 /// `--palettize BITS[:kmeans|uniform]`.
@@ -157,6 +192,8 @@ impl std::str::FromStr for Palettize {
 pub enum Quantize {
     Fp16,
     Int8Weights,
+    /// Full-integer: int8 weights and activations, calibrated (TFLite).
+    Int8,
 }
 
 impl Quantize {
@@ -164,6 +201,7 @@ impl Quantize {
         match self {
             Quantize::Fp16 => "fp16",
             Quantize::Int8Weights => "int8-weights",
+            Quantize::Int8 => "int8",
         }
     }
 }
@@ -174,7 +212,8 @@ impl std::str::FromStr for Quantize {
         match s {
             "fp16" => Ok(Quantize::Fp16),
             "int8-weights" => Ok(Quantize::Int8Weights),
-            other => Err(EngineError::options(format!("unknown quantization '{other}' (supported: fp16, int8-weights)"))),
+            "int8" => Ok(Quantize::Int8),
+            other => Err(EngineError::options(format!("unknown quantization '{other}' (supported: fp16, int8-weights, int8)"))),
         }
     }
 }
@@ -271,6 +310,19 @@ fn check_options(opts: &ConvertOptions) -> Result<(), EngineError> {
             "quantize int8-weights is not available for tflite yet (it needs TFLite's hybrid kernels); use fp16, or --to coreml",
         ));
     }
+    let int8 = opts.quantize == Some(Quantize::Int8);
+    if int8 && opts.target != Target::Tflite {
+        return Err(EngineError::new(
+            ErrorCode::Unsupported,
+            format!("quantize int8 (full-integer) is available for tflite; for {} use int8-weights", opts.target.extension()),
+        ));
+    }
+    if !int8 && (opts.calibration_method.is_some() || !opts.keep_float.is_empty() || opts.interface.is_some()) {
+        return Err(EngineError::options("calibration_method, keep_float and interface apply to quantize int8 only"));
+    }
+    if int8 && opts.palettize.is_some() {
+        return Err(EngineError::options("palettization stores float tables; it does not combine with quantize int8"));
+    }
     if opts.target == Target::Coreml && opts.quantize == Some(Quantize::Fp16) && opts.precision == Some(Precision::Fp32) {
         return Err(EngineError::options("quantize fp16 makes a Core ML program fp16; it contradicts precision fp32"));
     }
@@ -289,6 +341,16 @@ pub fn inspect(model: &[u8], opts: &ConvertOptions) -> Result<InspectReport, Eng
 
 /// Convert an ONNX model to `opts.target`, calling `progress` as each stage starts.
 pub fn convert(model: &[u8], opts: &ConvertOptions, progress: &mut dyn FnMut(Stage)) -> Result<Artifact, EngineError> {
+    convert_calibrated(model, opts, None, progress)
+}
+
+/// [`convert`] with representative inputs for `quantize int8` (generated samples when `None`).
+pub fn convert_calibrated(
+    model: &[u8],
+    opts: &ConvertOptions,
+    calibration: Option<&Calibration>,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<Artifact, EngineError> {
     check_options(opts)?;
     progress(Stage::Parse);
     let imported = import(model, opts)?;
@@ -301,13 +363,24 @@ pub fn convert(model: &[u8], opts: &ConvertOptions, progress: &mut dyn FnMut(Sta
     if let Some(p) = opts.palettize {
         p.apply(&mut graph);
     }
+    if opts.quantize == Some(Quantize::Int8) {
+        let setup = quantize::Int8Setup {
+            method: opts.calibration_method.unwrap_or_default(),
+            keep_float: opts.keep_float.clone(),
+            calibration: calibration.cloned(),
+        };
+        quantize::plan_int8(&mut graph, &setup)?;
+    }
     let stem = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
     let mut directory = None;
     let bytes = match opts.target {
         Target::Tflite => {
             edgeport_passes::to_nhwc(&mut graph, edgeport_passes::LayoutOptions { nhwc_io: opts.nhwc_io })?;
             progress(Stage::Export);
-            let export = edgeport_tflite::ExportOptions { float16_weights: opts.quantize == Some(Quantize::Fp16) };
+            let export = edgeport_tflite::ExportOptions {
+                float16_weights: opts.quantize == Some(Quantize::Fp16),
+                int8_interface: opts.interface == Some(Interface::Int8),
+            };
             edgeport_tflite::export(&graph, &export)?
         }
         // Core ML is channels-first: the optimized NCHW graph is exported as is.
@@ -316,6 +389,10 @@ pub fn convert(model: &[u8], opts: &ConvertOptions, progress: &mut dyn FnMut(Sta
             let (zip, dir) = coreml::export(&graph, model, opts, &stem)?;
             directory = Some(dir);
             zip
+        }
+        Target::Onnx => {
+            progress(Stage::Export);
+            edgeport_onnx::export(&graph, &edgeport_onnx::ExportOptions::default())?
         }
     };
     Ok(Artifact {

@@ -29,8 +29,17 @@ pub fn artifact_variant(opts: &ConvertOptions) -> RunOptions {
         (Target::Tflite, _, Some(Quantize::Fp16)) => (Variant::Fp16, None),
         _ => (Variant::Fp32, None),
     };
-    let quantize = opts.quantize.filter(|q| *q == Quantize::Int8Weights);
-    RunOptions { variant, fp32_ops, quantize, palettize: opts.palettize, input_shapes: opts.input_shapes.clone(), ..RunOptions::default() }
+    let quantize = opts.quantize.filter(|q| matches!(q, Quantize::Int8Weights | Quantize::Int8));
+    RunOptions {
+        variant,
+        fp32_ops,
+        quantize,
+        palettize: opts.palettize,
+        input_shapes: opts.input_shapes.clone(),
+        calibration_method: opts.calibration_method,
+        keep_float: opts.keep_float.clone(),
+        ..RunOptions::default()
+    }
 }
 
 /// Records a conversion (options, file name, hash, size). Runs nothing, so front ends without
@@ -47,10 +56,20 @@ pub fn add_conversion(report: &mut Report, opts: &ConvertOptions, artifact: &Art
 /// Records the fidelity of what a conversion with `opts` computes, when it is lossy: the
 /// artifact's variant against the float original on generated samples (see
 /// [`crate::runtime::fidelity`]).
-pub fn add_artifact_fidelity(report: &mut Report, model: &[u8], opts: &ConvertOptions) -> Result<(), EngineError> {
-    let run = artifact_variant(opts);
+pub fn add_artifact_fidelity(
+    report: &mut Report,
+    model: &[u8],
+    opts: &ConvertOptions,
+    calibration: Option<&crate::Calibration>,
+) -> Result<(), EngineError> {
+    let mut run = artifact_variant(opts);
+    if run.quantize == Some(Quantize::Int8) {
+        run.calibration = calibration.cloned();
+    }
     if run.is_lossy() {
-        let f = crate::runtime::fidelity(model, &run, None)?;
+        // A full-integer model is judged on its calibration samples when the user gave them.
+        let given = run.calibration.as_ref().map(|c| c.samples.as_slice());
+        let f = crate::runtime::fidelity(model, &run, given)?;
         report.fidelity.retain(|x| x.variant != f.variant);
         report.fidelity.push(f);
     }

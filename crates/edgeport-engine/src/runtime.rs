@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use edgeport_ir::{DType, Graph, Tensor, TensorData};
+use edgeport_ir::{DType, Graph, Tensor, TensorData, TensorType};
 use serde::{Deserialize, Serialize};
 
 use crate::{sha256_hex, EngineError};
@@ -103,9 +103,24 @@ pub struct RunOptions {
     pub quantize: Option<crate::Quantize>,
     /// Palettized weights, as `convert --palettize` stores them.
     pub palettize: Option<crate::Palettize>,
+    /// `quantize int8`: how activation ranges are calibrated.
+    pub calibration_method: Option<crate::CalibrationMethod>,
+    /// `quantize int8`: nodes kept in float.
+    pub keep_float: Vec<String>,
+    /// `quantize int8`: representative inputs (generated samples when absent).
+    #[serde(skip)]
+    pub calibration: Option<crate::Calibration>,
 }
 
 impl RunOptions {
+    pub(crate) fn int8_setup(&self) -> crate::quantize::Int8Setup {
+        crate::quantize::Int8Setup {
+            method: self.calibration_method.unwrap_or_default(),
+            keep_float: self.keep_float.clone(),
+            calibration: self.calibration.clone(),
+        }
+    }
+
     /// Whether these options run something other than the float32 original.
     pub fn is_lossy(&self) -> bool {
         self.variant != Variant::Fp32 || self.quantize.is_some() || self.palettize.is_some()
@@ -143,7 +158,8 @@ async fn load_timed(model: &[u8], options: &RunOptions, clock: &dyn Fn() -> f64)
     let (graph, f16_nodes) = prepare(model, options)?;
     let t0 = clock();
     let f16_weights = options.variant != Variant::Fp32;
-    let exec = crate::exec::Exec::create(&graph, options.backend, options.threads.max(1), f16_nodes, f16_weights).await?;
+    let int8 = options.quantize == Some(crate::Quantize::Int8);
+    let exec = crate::exec::Exec::create(&graph, options.backend, options.threads.max(1), f16_nodes, f16_weights, int8).await?;
     let executor_ms = clock() - t0;
     let model_name = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
     Ok((Runner { exec, model_name, model_sha256: sha256_hex(model) }, executor_ms))
@@ -158,6 +174,9 @@ fn prepare(model: &[u8], options: &RunOptions) -> Result<(Graph, Option<Vec<bool
     match options.quantize {
         Some(crate::Quantize::Int8Weights) => {
             edgeport_quant::int8::quantize_weights(&mut graph);
+        }
+        Some(crate::Quantize::Int8) => {
+            crate::quantize::plan_int8(&mut graph, &options.int8_setup())?;
         }
         Some(crate::Quantize::Fp16) => {
             return Err(EngineError::options("quantize fp16 runs as the fp16 variant (variant fp16)"));
@@ -276,10 +295,17 @@ impl Runner {
 
     /// The `index`-th deterministic sample (index 0 is [`Runner::sample_inputs`]).
     pub fn sample(&self, index: u64) -> BTreeMap<String, Tensor> {
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
-        self.exec
-            .inputs()
-            .into_iter()
+        let ports: Vec<(String, TensorType)> = self.exec.inputs().into_iter().map(|(n, ty)| (n.to_string(), ty.clone())).collect();
+        sample_for(&ports, index)
+    }
+}
+
+/// The `index`-th deterministic sample for inputs `ports` (name, type): uniform in [0, 1) for
+/// floats (a fixed-seed generator), zeros for integers.
+pub fn sample_for(ports: &[(String, TensorType)], index: u64) -> BTreeMap<String, Tensor> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
+        ports
+            .iter()
             .map(|(name, ty)| {
                 let n = ty.elements();
                 let t = if ty.dtype.is_float() {
@@ -296,7 +322,6 @@ impl Runner {
                 (name.to_string(), t.unwrap_or_else(|_| Tensor::zeros(ty.dtype, ty.shape.clone())))
             })
             .collect()
-    }
 }
 
 fn nan_warnings<'a>(what: &str, tensors: impl Iterator<Item = (&'a str, &'a Tensor)>) -> Vec<String> {

@@ -19,12 +19,39 @@ fn bad(message: String) -> EngineError {
 }
 
 /// Re-parses `bytes` as the artifact `target` produces: the `.tflite` flatbuffer (with the
-/// flatbuffers verifier) or the `.mlpackage` zip (every entry read back, CRC checked).
+/// flatbuffers verifier), the `.mlpackage` zip (every entry read back, CRC checked) or the
+/// `.onnx` (imported again).
 pub fn verify(target: Target, bytes: &[u8]) -> Result<Verified, EngineError> {
     match target {
         Target::Tflite => verify_tflite(bytes),
         Target::Coreml => verify_mlpackage_zip(bytes),
+        Target::Onnx => verify_onnx(bytes),
     }
+}
+
+/// The exported model decodes as an ONNX `ModelProto` with a graph, the default opset, and
+/// every node's inputs defined before use (quantized models hold QDQ pairs, which are for
+/// ONNX Runtime, so the check is structural rather than a re-import).
+fn verify_onnx(bytes: &[u8]) -> Result<Verified, EngineError> {
+    use prost::Message;
+    let model = edgeport_onnx::pb::ModelProto::decode(bytes).map_err(|e| bad(format!("verify: the .onnx does not decode: {e}")))?;
+    let graph = model.graph.as_ref().ok_or_else(|| bad("verify: the .onnx has no graph".into()))?;
+    let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
+    let opset = opset.ok_or_else(|| bad("verify: the .onnx imports no default opset".into()))?;
+    let mut defined: std::collections::BTreeSet<&str> = graph.input.iter().map(|v| v.name.as_str()).collect();
+    defined.extend(graph.initializer.iter().map(|t| t.name.as_str()));
+    for node in &graph.node {
+        if let Some(missing) = node.input.iter().find(|i| !i.is_empty() && !defined.contains(i.as_str())) {
+            return Err(bad(format!("verify: node '{}' reads '{missing}' before anything defines it", node.name)));
+        }
+        defined.extend(node.output.iter().map(String::as_str));
+    }
+    if let Some(out) = graph.output.iter().find(|o| !defined.contains(o.name.as_str())) {
+        return Err(bad(format!("verify: graph output '{}' is never produced", out.name)));
+    }
+    Ok(Verified {
+        summary: format!("ONNX model (IR v{}, opset {opset}): {} nodes, {} initializers, wired in order", model.ir_version, graph.node.len(), graph.initializer.len()),
+    })
 }
 
 fn verify_tflite(bytes: &[u8]) -> Result<Verified, EngineError> {
@@ -100,7 +127,7 @@ mod tests {
     fn accepts_what_convert_writes() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mlp_gelu/model.onnx");
         let Ok(model) = std::fs::read(path) else { return };
-        for target in [Target::Tflite, Target::Coreml] {
+        for target in [Target::Tflite, Target::Coreml, Target::Onnx] {
             let opts = crate::ConvertOptions { target, ..Default::default() };
             let art = crate::convert(&model, &opts, &mut |_| {}).unwrap();
             let v = verify(target, &art.bytes).unwrap();

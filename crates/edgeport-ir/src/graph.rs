@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::{limits, IrError, IrResult, Op, Tensor, TensorType};
+use crate::{limits, IrError, IrResult, Op, QuantParams, Tensor, TensorType};
 
 /// Index of a value in its graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -17,6 +17,8 @@ pub struct Value {
     pub name: String,
     pub ty: TensorType,
     pub constant: Option<Arc<Tensor>>,
+    /// Set when the artifact stores this activation as int8 (full-integer quantization).
+    pub quant: Option<QuantParams>,
 }
 
 /// One operation. `name` is the source node's name; `source_op` the source op type
@@ -28,6 +30,10 @@ pub struct Node {
     pub op: Op,
     pub inputs: Vec<ValueId>,
     pub outputs: Vec<ValueId>,
+    /// Computes on int8 tensors (full-integer quantization): its activation inputs and
+    /// outputs carry `QuantParams`. A float node may still read or write quantized values;
+    /// the artifact then dequantizes or quantizes at its edges.
+    pub int8: bool,
 }
 
 /// A static-shaped dataflow graph. Invariant (after `toposort`): every node's inputs are graph
@@ -83,7 +89,7 @@ impl Graph {
         limits::checked_elements(name, &ty.shape)?;
         let name = self.unique_name(name);
         self.names.insert(name.clone());
-        self.values.push(Value { name, ty, constant: None });
+        self.values.push(Value { name, ty, constant: None, quant: None });
         Ok(ValueId(self.values.len() as u32 - 1))
     }
 
@@ -91,7 +97,7 @@ impl Graph {
     pub fn add_const(&mut self, name: &str, t: Tensor) -> ValueId {
         let name = self.unique_name(name);
         self.names.insert(name.clone());
-        self.values.push(Value { name, ty: t.ty(), constant: Some(Arc::new(t)) });
+        self.values.push(Value { name, ty: t.ty(), constant: Some(Arc::new(t)), quant: None });
         ValueId(self.values.len() as u32 - 1)
     }
 
@@ -100,6 +106,11 @@ impl Graph {
         let v = &mut self.values[id.0 as usize];
         v.ty = t.ty();
         v.constant = Some(Arc::new(t));
+    }
+
+    /// Mark a value as stored in int8 with `q` (or as float with `None`).
+    pub fn set_quant(&mut self, id: ValueId, q: Option<QuantParams>) {
+        self.values[id.0 as usize].quant = q;
     }
 
     /// Rename a value (e.g. to keep a model output's name on the value that now produces it).
@@ -150,6 +161,7 @@ impl Graph {
             op,
             inputs,
             outputs: outputs.clone(),
+            int8: false,
         });
         Ok(outputs)
     }

@@ -12,6 +12,7 @@ mod graph;
 pub mod limits;
 pub mod ops;
 mod print;
+pub mod quant;
 pub mod tensor;
 
 pub use dtype::DType;
@@ -19,4 +20,5 @@ pub use error::{IrError, IrResult};
 pub use graph::{Graph, Node, NodeId, Value, ValueId};
 pub use ops::{Layout, Op};
 pub use print::print_graph;
+pub use quant::QuantParams;
 pub use tensor::{Tensor, TensorData, TensorType};

@@ -18,11 +18,13 @@ use std::collections::BTreeMap;
 
 mod context;
 mod error;
+mod export;
 mod import;
 mod ops;
 mod tensor;
 
 pub use error::{ErrorKind, OnnxError, UnsupportedNode};
+pub use export::{ExportError, ExportOptions, export};
 pub use import::{IR_VERSIONS, OPSETS};
 /// The prost types of the ONNX protobuf schema (for building models in tests and tools).
 pub use tract_onnx::pb;

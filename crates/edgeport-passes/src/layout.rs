@@ -48,15 +48,21 @@ fn permuted(ty: &TensorType, perm: &[usize]) -> TensorType {
     TensorType::new(ty.dtype, perm.iter().map(|&p| ty.shape[p]).collect())
 }
 
-/// Add `Transpose(input, perm)` writing into the existing value `output`.
+/// Add `Transpose(input, perm)` writing into the existing value `output`. A transpose moves
+/// int8 values unchanged: it runs in int8 when its input is int8, and both ends share the
+/// parameters.
 fn push_transpose(g: &mut Graph, name: &str, input: ValueId, perm: &[usize], output: ValueId) {
     let name = g.unique_name(name);
+    let quant = g.value(input).quant.or(g.value(output).quant);
+    g.set_quant(input, quant);
+    g.set_quant(output, quant);
     g.push_node(Node {
         name,
         source_op: "Transpose".into(),
         op: Op::Transpose { perm: perm.to_vec() },
         inputs: vec![input],
         outputs: vec![output],
+        int8: quant.is_some(),
     });
 }
 
@@ -185,7 +191,10 @@ fn untransposed_input(
     let expanded = t.clone().reshaped(shape).ok()?;
     let moved = eval::transpose(&expanded, &invert(perm)).ok()?;
     let name = format!("{}.nhwc", g.value(i).name);
-    Some(g.add_const(&name, moved))
+    let quant = g.value(i).quant;
+    let moved = g.add_const(&name, moved);
+    g.set_quant(moved, quant);
+    Some(moved)
 }
 
 /// Plan for consumer node `c` of a transpose by `perm`, or None if it cannot absorb it.

@@ -8,6 +8,7 @@
 //! quantization independent of layout: the TFLite exporter's NHWC permutations and the
 //! Core ML exporter's reshapes move values, not grids.
 
+pub mod calibrate;
 pub mod int8;
 pub mod palette;
 pub mod weights;

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use edgeport_ir::{DType, Graph, Tensor, ValueId};
+use edgeport_ir::{DType, Graph, QuantParams, Tensor, ValueId};
 use flatbuffers::{FlatBufferBuilder, Push, UnionWIPOffset, WIPOffset};
 use sha2::{Digest, Sha256};
 use tract_tflite::tflite;
@@ -33,6 +33,21 @@ struct TensorDef {
     shape: Vec<i32>,
     dtype: tflite::TensorType,
     buffer: u32,
+    quant: Option<Quantization>,
+}
+
+/// A tensor's quantization: one scale and zero point, or one per channel of `dim`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Quantization {
+    pub scales: Vec<f32>,
+    pub zero_points: Vec<i64>,
+    pub dim: i32,
+}
+
+impl From<QuantParams> for Quantization {
+    fn from(q: QuantParams) -> Self {
+        Quantization { scales: vec![q.scale], zero_points: vec![i64::from(q.zero_point)], dim: 0 }
+    }
 }
 
 struct OpDef {
@@ -76,6 +91,10 @@ pub(crate) struct ModelBuilder {
     values: BTreeMap<ValueId, i32>,
     /// Store float32 constants as float16 behind a DEQUANTIZE (`ExportOptions::float16_weights`).
     float16_weights: bool,
+    /// Tensor names that differ from the IR value's (an int8 value behind a float interface).
+    renamed: BTreeMap<ValueId, String>,
+    /// Model inputs and outputs whose interface tensor is not the value's own tensor.
+    pub(crate) interface: BTreeMap<ValueId, i32>,
 }
 
 /// The TFLite element type of an IR dtype.
@@ -133,6 +152,8 @@ impl ModelBuilder {
             ops: Vec::new(),
             values: BTreeMap::new(),
             float16_weights: opts.float16_weights,
+            renamed: BTreeMap::new(),
+            interface: BTreeMap::new(),
         }
     }
 
@@ -162,7 +183,13 @@ impl ModelBuilder {
         }
     }
 
-    fn unique_name(&mut self, base: &str) -> String {
+    /// Gives value `id`'s tensor another name (before it is created).
+    pub(crate) fn rename(&mut self, id: ValueId, base: &str) {
+        let name = self.unique_name(base);
+        self.renamed.insert(id, name);
+    }
+
+    pub(crate) fn unique_name(&mut self, base: &str) -> String {
         let base = if base.is_empty() { "t" } else { base };
         let name = if self.names.contains(base) {
             // Resume from the last suffix handed out for this base (keeps this linear when
@@ -213,6 +240,17 @@ impl ModelBuilder {
         shape: &[usize],
         buffer: u32,
     ) -> Result<i32, TfliteError> {
+        self.push_tensor_q(name, dtype, shape, buffer, None)
+    }
+
+    pub(crate) fn push_tensor_q(
+        &mut self,
+        name: String,
+        dtype: tflite::TensorType,
+        shape: &[usize],
+        buffer: u32,
+        quant: Option<Quantization>,
+    ) -> Result<i32, TfliteError> {
         let shape = dims_i32(shape)?;
         let index = i32::try_from(self.tensors.len())
             .map_err(|_| TfliteError::TooLarge("too many tensors".into()))?;
@@ -221,8 +259,47 @@ impl ModelBuilder {
             shape,
             dtype,
             buffer,
+            quant,
         });
         Ok(index)
+    }
+
+    /// A float32 tensor named `name` exactly (an interface tensor keeps the model's name).
+    pub(crate) fn float_named(&mut self, name: &str, shape: &[usize]) -> Result<i32, TfliteError> {
+        self.push_tensor(name.to_string(), tflite::TensorType::FLOAT32, shape, 0)
+    }
+
+    /// A new int8 intermediate with parameters `q`.
+    pub(crate) fn temp_int8(&mut self, name: &str, shape: &[usize], q: QuantParams) -> Result<i32, TfliteError> {
+        let name = self.unique_name(name);
+        self.push_tensor_q(name, tflite::TensorType::INT8, shape, 0, Some(q.into()))
+    }
+
+    /// An int8 constant with per-channel (or per-tensor) parameters.
+    pub(crate) fn const_int8(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        data: &[i8],
+        quant: Quantization,
+    ) -> Result<i32, TfliteError> {
+        let name = self.unique_name(name);
+        let bytes: Vec<u8> = data.iter().map(|&q| q as u8).collect();
+        let buffer = self.add_buffer(&bytes)?;
+        self.push_tensor_q(name, tflite::TensorType::INT8, shape, buffer, Some(quant))
+    }
+
+    /// An int32 constant with per-channel parameters (an int8 layer's bias).
+    pub(crate) fn const_int32_quantized(
+        &mut self,
+        name: &str,
+        data: &[i32],
+        quant: Quantization,
+    ) -> Result<i32, TfliteError> {
+        let name = self.unique_name(name);
+        let bytes: Vec<u8> = data.iter().flat_map(|q| q.to_le_bytes()).collect();
+        let buffer = self.add_buffer(&bytes)?;
+        self.push_tensor_q(name, tflite::TensorType::INT32, &[data.len()], buffer, Some(quant))
     }
 
     /// The tensor of an IR value (created on first use; constants get their data).
@@ -237,6 +314,19 @@ impl ModelBuilder {
             )));
         }
         let v = g.value(id);
+        if let Some(q) = v.quant.filter(|_| v.ty.dtype == DType::F32) {
+            let name = self.renamed.get(&id).cloned().unwrap_or_else(|| v.name.clone());
+            let buffer = match &v.constant {
+                Some(c) => {
+                    let bytes: Vec<u8> = c.to_f32_vec().iter().map(|&x| q.quantize(x) as u8).collect();
+                    self.add_buffer(&bytes)?
+                }
+                None => 0,
+            };
+            let t = self.push_tensor_q(name, tflite::TensorType::INT8, &v.ty.shape, buffer, Some(q.into()))?;
+            self.values.insert(id, t);
+            return Ok(t);
+        }
         if let Some(c) = v.constant.as_ref().filter(|c| self.stored_as_f16(c)) {
             let t = self.f16_constant(v.name.clone(), c)?;
             self.values.insert(id, t);
@@ -333,12 +423,18 @@ impl ModelBuilder {
         let inputs: Vec<i32> = g
             .inputs
             .iter()
-            .map(|&i| self.value(g, i))
+            .map(|&i| match self.interface.get(&i) {
+                Some(&t) => Ok(t),
+                None => self.value(g, i),
+            })
             .collect::<Result<_, _>>()?;
         let outputs: Vec<i32> = g
             .outputs
             .iter()
-            .map(|&o| self.value(g, o))
+            .map(|&o| match self.interface.get(&o) {
+                Some(&t) => Ok(t),
+                None => self.value(g, o),
+            })
             .collect::<Result<_, _>>()?;
         let fbb = &mut self.fbb;
 
@@ -377,6 +473,19 @@ impl ModelBuilder {
             .map(|t| {
                 let name = fbb.create_string(&t.name);
                 let shape = fbb.create_vector(&t.shape);
+                let quantization = t.quant.as_ref().map(|q| {
+                    let scale = fbb.create_vector(&q.scales);
+                    let zero_point = fbb.create_vector(&q.zero_points);
+                    tflite::QuantizationParameters::create(
+                        fbb,
+                        &tflite::QuantizationParametersArgs {
+                            scale: Some(scale),
+                            zero_point: Some(zero_point),
+                            quantized_dimension: q.dim,
+                            ..Default::default()
+                        },
+                    )
+                });
                 tflite::Tensor::create(
                     fbb,
                     &tflite::TensorArgs {
@@ -384,6 +493,7 @@ impl ModelBuilder {
                         type_: t.dtype,
                         buffer: t.buffer,
                         name: Some(name),
+                        quantization,
                         ..Default::default()
                     },
                 )

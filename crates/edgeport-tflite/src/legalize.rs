@@ -11,9 +11,11 @@ use edgeport_ir::ops::{
     BinaryOp, Conv, ConvTranspose, LayerNorm, PadMode, Pool, PoolKind, ReduceKind, Resize,
     ResizeMode, Slice, UnaryOp,
 };
-use edgeport_ir::{DType, Graph, Layout, Node, Op, Tensor, ValueId};
+use std::collections::BTreeMap;
 
-use crate::builder::ModelBuilder;
+use edgeport_ir::{DType, Graph, Layout, Node, Op, QuantParams, Tensor, ValueId};
+
+use crate::builder::{ModelBuilder, Quantization};
 use crate::ops::activation::{self, Activation};
 use crate::ops::arithmetic::{self, Arith};
 use crate::ops::pad::PadKind;
@@ -124,11 +126,30 @@ fn ir_err(e: edgeport_ir::IrError) -> Fail {
 }
 
 /// Lower every node of `g` into `b`.
-pub(crate) fn lower(g: &Graph, b: &mut ModelBuilder) -> Result<(), TfliteError> {
+pub(crate) fn lower(g: &Graph, b: &mut ModelBuilder, opts: &crate::ExportOptions) -> Result<(), TfliteError> {
     check_preconditions(g)?;
     b.reserve_names(g);
+    // Int8 inputs and outputs behind a float32 interface: the interface tensors keep the
+    // model's names, the int8 ones get a suffix.
+    let float_interface: Vec<ValueId> = if opts.int8_interface {
+        Vec::new()
+    } else {
+        g.inputs.iter().chain(&g.outputs).copied().filter(|&v| g.value(v).quant.is_some()).collect()
+    };
+    for &v in &float_interface {
+        b.rename(v, &format!("{}_int8", g.value(v).name));
+    }
+    let mut produced = vec![false; g.values().len()];
     for &i in &g.inputs {
-        b.value(g, i)?;
+        let t = b.value(g, i)?;
+        if float_interface.contains(&i) {
+            let f = b.float_named(&g.value(i).name, &g.value(i).ty.shape)?;
+            ops::cast::quantize_int8(b, f, t);
+            b.interface.insert(i, f);
+        }
+    }
+    for v in g.value_ids() {
+        produced[v.0 as usize] = g.is_const(v) || g.inputs.contains(&v);
     }
     let n_values = g.values().len();
     let mut is_output = vec![false; n_values];
@@ -144,6 +165,11 @@ pub(crate) fn lower(g: &Graph, b: &mut ModelBuilder) -> Result<(), TfliteError> 
         is_output,
         absorbed: vec![false; g.nodes.len()],
         pending: Vec::new(),
+        int8: false,
+        temp_quant: None,
+        float_twin: BTreeMap::new(),
+        to_quantize: Vec::new(),
+        produced,
     };
     let mut failed = Vec::new();
     for idx in 0..g.nodes.len() {
@@ -152,10 +178,28 @@ pub(crate) fn lower(g: &Graph, b: &mut ModelBuilder) -> Result<(), TfliteError> 
         }
         let node = &g.nodes[idx];
         cx.pending.clear();
+        cx.int8 = node.int8;
+        if let Err(e) = cx.check_int8(node) {
+            failed.push((node.name.clone(), node.op.name().to_string(), e));
+            continue;
+        }
+        cx.temp_quant = node.inputs.first().and_then(|&x| g.value(x).quant);
         match cx.node(node) {
             Ok(()) => {
-                for a in std::mem::take(&mut cx.pending) {
+                let absorbed = std::mem::take(&mut cx.pending);
+                for &a in &absorbed {
                     cx.absorbed[a] = true;
+                }
+                for n in std::iter::once(node).chain(absorbed.iter().map(|&a| &g.nodes[a])) {
+                    for &o in &n.outputs {
+                        cx.produced[o.0 as usize] = true;
+                    }
+                }
+                // A float node's int8 outputs: QUANTIZE what it wrote in float.
+                for (v, f) in std::mem::take(&mut cx.to_quantize) {
+                    cx.float_twin.remove(&v);
+                    let q = cx.b.value(g, v)?;
+                    ops::cast::quantize_int8(cx.b, f, q);
                 }
             }
             Err(Fail::Unsupported(reason)) => {
@@ -164,11 +208,18 @@ pub(crate) fn lower(g: &Graph, b: &mut ModelBuilder) -> Result<(), TfliteError> 
             Err(Fail::Hard(e)) => return Err(e),
         }
     }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(TfliteError::Unsupported { nodes: failed })
+    if !failed.is_empty() {
+        return Err(TfliteError::Unsupported { nodes: failed });
     }
+    for &o in &g.outputs {
+        if float_interface.contains(&o) {
+            let q = b.value(g, o)?;
+            let f = b.float_named(&g.value(o).name, &g.value(o).ty.shape)?;
+            ops::cast::dequantize_int8(b, q, f);
+            b.interface.insert(o, f);
+        }
+    }
+    Ok(())
 }
 
 /// The layout pass must have run: every layout-carrying op is NHWC.
@@ -232,6 +283,16 @@ struct Lower<'g, 'b> {
     absorbed: Vec<bool>,
     /// Nodes the node being lowered absorbs (committed only if it lowers successfully).
     pending: Vec<usize>,
+    /// The node being lowered runs on int8 tensors.
+    int8: bool,
+    /// Parameters of the int8 intermediates of the node being lowered (its input's).
+    temp_quant: Option<QuantParams>,
+    /// Float32 views of int8 values, for float nodes.
+    float_twin: BTreeMap<ValueId, i32>,
+    /// Int8 outputs of the float node being lowered, written in float first.
+    to_quantize: Vec<(ValueId, i32)>,
+    /// Values whose tensor holds data by now (inputs, constants, outputs of lowered nodes).
+    produced: Vec<bool>,
 }
 
 impl<'g> Lower<'g, '_> {
@@ -267,12 +328,87 @@ impl<'g> Lower<'g, '_> {
         self.g.constant(v)
     }
 
+    /// The tensor of value `v` as the node being lowered reads or writes it: a float node
+    /// sees int8 values through a float32 twin (DEQUANTIZE of what exists, or a float output
+    /// that is QUANTIZEd after the node).
     fn t(&mut self, v: ValueId) -> R<i32> {
-        Ok(self.b.value(self.g, v)?)
+        let value = self.g.value(v);
+        if self.int8 || value.quant.is_none() {
+            return Ok(self.b.value(self.g, v)?);
+        }
+        if let Some(&f) = self.float_twin.get(&v) {
+            return Ok(f);
+        }
+        let f = if let Some(c) = value.constant.as_ref() {
+            // on its grid already: the float constant is what DEQUANTIZE would give
+            self.b.constant(&format!("{}/float", value.name), c)?
+        } else if self.produced[v.0 as usize] {
+            let q = self.b.value(self.g, v)?;
+            let f = self.b.temp(&format!("{}/dequantize", value.name), DType::F32, &value.ty.shape)?;
+            ops::cast::dequantize_int8(self.b, q, f);
+            f
+        } else {
+            let f = self.b.temp(&format!("{}/float", value.name), DType::F32, &value.ty.shape)?;
+            self.to_quantize.push((v, f));
+            f
+        };
+        self.float_twin.insert(v, f);
+        Ok(f)
     }
 
+    /// An intermediate of a lowering: in an int8 node, int8 with the node input's parameters
+    /// (the int8 plan only admits lowerings whose intermediates hold the input's values).
     fn temp(&mut self, name: &str, dtype: DType, shape: &[usize]) -> R<i32> {
-        Ok(self.b.temp(name, dtype, shape)?)
+        match self.temp_quant {
+            Some(q) if self.int8 && dtype == DType::F32 => Ok(self.b.temp_int8(name, shape, q)?),
+            _ => Ok(self.b.temp(name, dtype, shape)?),
+        }
+    }
+
+    /// An int8 node must find int8 parameters on every float activation it reads or writes.
+    fn check_int8(&self, node: &Node) -> Result<(), String> {
+        if !node.int8 {
+            return Ok(());
+        }
+        for &v in &node.inputs {
+            let value = self.g.value(v);
+            if value.constant.is_none() && value.ty.dtype == DType::F32 && value.quant.is_none() {
+                return Err(format!("int8 node reads '{}', which has no int8 parameters", value.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Per-channel int8 form of weight values already on their grid along `axis`.
+    fn int8_weight(&mut self, name: &str, t: &Tensor, axis: usize) -> R<(i32, Vec<f32>)> {
+        let values = t.to_f32_vec();
+        let q = edgeport_quant::int8::quantize(&values, t.shape(), axis);
+        let decoded = edgeport_quant::int8::dequantize(&q, t.shape());
+        if decoded.iter().zip(&values).any(|(a, b)| a.to_bits() != b.to_bits()) {
+            return Err(Fail::Hard(TfliteError::Invalid(format!(
+                "weights of '{name}' are not on a per-channel int8 grid (run the int8 plan first)"
+            ))));
+        }
+        let quant = Quantization {
+            scales: q.scales.clone(),
+            zero_points: vec![0; q.scales.len()],
+            dim: axis as i32,
+        };
+        let tensor = self.b.const_int8(name, t.shape(), &q.q, quant)?;
+        Ok((tensor, q.scales))
+    }
+
+    /// The int32 bias of an int8 layer reading `x`: scale input x weight scale per channel.
+    fn int32_bias(&mut self, name: &str, x: ValueId, bias: &[f32], w_scales: &[f32]) -> R<i32> {
+        let s_in = self.g.value(x).quant.map_or(1.0, |q| q.scale);
+        let scales: Vec<f32> = w_scales.iter().map(|&s| crate::int8::bias_scale(s_in, s)).collect();
+        let q: Vec<i32> = bias
+            .iter()
+            .zip(&scales)
+            .map(|(&b, &s)| (b / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32)
+            .collect();
+        let quant = Quantization { zero_points: vec![0; scales.len()], scales, dim: 0 };
+        Ok(self.b.const_int32_quantized(name, &q, quant)?)
     }
 
     fn require_f32(&self, v: ValueId) -> R {
@@ -306,6 +442,9 @@ impl<'g> Lower<'g, '_> {
         let Some((ci, c)) = self.sole_consumer(v) else {
             return (Act::None, v);
         };
+        if c.int8 != self.int8 {
+            return (Act::None, v);
+        }
         let act = match c.op {
             Op::Unary(UnaryOp::Relu) => Act::Relu,
             Op::Clip { min, max } if min == 0.0 && max == 6.0 => Act::Relu6,
@@ -490,8 +629,8 @@ impl<'g> Lower<'g, '_> {
         let ot = self.t(out)?;
 
         if group == 1 {
-            let filter = self.weight_permuted(name, "filter", w, &[0, 2, 3, 1])?;
-            let bias_t = self.bias_or_zeros(name, bias, o, 0, o)?;
+            let (filter, w_scales) = self.filter(name, w, &[0, 2, 3, 1])?;
+            let bias_t = self.conv_bias(name, x, bias, o, w_scales.as_deref())?;
             let p = ops::conv_2d::Conv2d {
                 padding,
                 stride: c.strides,
@@ -502,8 +641,8 @@ impl<'g> Lower<'g, '_> {
             return Ok(());
         }
         if group == cin && i_per_group == 1 {
-            let filter = self.weight_permuted(name, "filter", w, &[1, 2, 3, 0])?;
-            let bias_t = self.bias_or_zeros(name, bias, o, 0, o)?;
+            let (filter, w_scales) = self.filter(name, w, &[1, 2, 3, 0])?;
+            let bias_t = self.conv_bias(name, x, bias, o, w_scales.as_deref())?;
             let p = ops::depthwise_conv_2d::DepthwiseConv2d {
                 padding,
                 stride: c.strides,
@@ -548,6 +687,36 @@ impl<'g> Lower<'g, '_> {
         }
         ops::concatenation::emit(self.b, &outs, ot, 3, DType::F32, Act::None);
         Ok(())
+    }
+
+    /// A convolution filter in TFLite order; in an int8 node, int8 per output channel (with
+    /// its scales).
+    fn filter(&mut self, name: &str, w: ValueId, perm: &[usize]) -> R<(i32, Option<Vec<f32>>)> {
+        if !self.int8 {
+            return Ok((self.weight_permuted(name, "filter", w, perm)?, None));
+        }
+        let Some(wc) = self.constant(w) else {
+            return unsupported("int8 convolution with non-constant weights");
+        };
+        let t = weights::permute_f32(wc, perm)?;
+        let axis = perm.iter().position(|&p| p == 0).unwrap_or(0);
+        let (tensor, scales) = self.int8_weight(&format!("{name}/filter"), &t, axis)?;
+        Ok((tensor, Some(scales)))
+    }
+
+    /// A convolution's bias: float32, or int32 when the filter is int8 (`w_scales`).
+    fn conv_bias(&mut self, name: &str, x: ValueId, bias: Option<ValueId>, o: usize, w_scales: Option<&[f32]>) -> R<i32> {
+        let Some(scales) = w_scales else {
+            return self.bias_or_zeros(name, bias, o, 0, o);
+        };
+        let values = match bias {
+            None => vec![0.0; o],
+            Some(bv) => match self.constant(bv) {
+                Some(c) if c.len() == o => c.to_f32_vec(),
+                _ => return unsupported("int8 convolution needs a constant bias of one value per output channel"),
+            },
+        };
+        self.int32_bias(&format!("{name}/bias"), x, &values, scales)
     }
 
     /// A 4-D weight permuted into TFLite order: a permuted constant, or a TRANSPOSE op.
@@ -1217,7 +1386,12 @@ impl<'g> Lower<'g, '_> {
     ) -> R {
         let n = w.shape()[1];
         let weights = weights::permute_f32(w, &[1, 0])?;
-        let wt = self.b.constant(&format!("{name}/weights"), &weights)?;
+        let (wt, w_scales) = if self.int8 {
+            let (t, scales) = self.int8_weight(&format!("{name}/weights"), &weights, 0)?;
+            (t, Some(scales))
+        } else {
+            (self.b.constant(&format!("{name}/weights"), &weights)?, None)
+        };
         // Fuse a following Add of a constant [N] bias.
         let mut out = out;
         let mut bias = None;
@@ -1234,12 +1408,12 @@ impl<'g> Lower<'g, '_> {
                     && t.shape().iter().rev().skip(1).all(|&d| d == 1)
                     && t.shape().len() <= self.shape(out).len()
             });
-            if let Some(bc) = bias_like {
+            if let Some(bc) = bias_like.filter(|_| c.int8 == self.int8) {
                 self.pending.push(ci);
-                bias = Some(
-                    self.b
-                        .const_f32(&format!("{name}/bias"), &[n], bc.to_f32_vec())?,
-                );
+                bias = Some(match &w_scales {
+                    Some(scales) => self.int32_bias(&format!("{name}/bias"), a, &bc.to_f32_vec(), scales)?,
+                    None => self.b.const_f32(&format!("{name}/bias"), &[n], bc.to_f32_vec())?,
+                });
                 out = add_out;
             }
         }

@@ -10,12 +10,15 @@
 //! - `ops/<op>.rs`: one file per emitted TFLite op (or tight family): its options table and the
 //!   operator version it needs.
 //! - `builder.rs`: tensor / buffer / opcode tables and the final model assembly.
+//! - `int8.rs`: the full-integer plan (which nodes run on int8 kernels, every int8 tensor's
+//!   parameters), made before the layout pass so the CPU runtime can simulate it.
 //!
 //! Invariants: output bytes are a pure function of the graph and the options (no HashMap
 //! iteration, no timestamps); bad input never panics, it becomes a `TfliteError`.
 
 mod builder;
 mod coords;
+pub mod int8;
 mod legalize;
 mod ops;
 mod weights;
@@ -29,6 +32,10 @@ pub struct ExportOptions {
     /// and widened to float32 by a DEQUANTIZE, as TFLite's float16 quantization does (half the
     /// size; compute stays float32, or float16 where a delegate chooses).
     pub float16_weights: bool,
+    /// With full-integer quantization: the model's int8 inputs and outputs are int8 tensors
+    /// (like TFLite's `inference_input_type = int8`) instead of float32 ones behind QUANTIZE
+    /// and DEQUANTIZE.
+    pub int8_interface: bool,
 }
 
 /// Errors raised by `export`.
@@ -61,7 +68,7 @@ fn describe(nodes: &[(String, String, String)]) -> String {
 pub fn export(graph: &Graph, opts: &ExportOptions) -> Result<Vec<u8>, TfliteError> {
     builder::check_size(graph)?;
     let mut b = builder::ModelBuilder::new(opts);
-    legalize::lower(graph, &mut b)?;
+    legalize::lower(graph, &mut b, opts)?;
     b.finish(graph)
 }
 

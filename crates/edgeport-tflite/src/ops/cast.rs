@@ -44,3 +44,15 @@ pub(crate) fn dequantize_f16(b: &mut ModelBuilder, x: i32, out: i32) {
         options,
     );
 }
+
+/// QUANTIZE: float32 `x` to the int8 tensor `out` (its parameters are on the tensor).
+pub(crate) fn quantize_int8(b: &mut ModelBuilder, x: i32, out: i32) {
+    let options = empty_options(&mut b.fbb, tflite::BuiltinOptions::QuantizeOptions);
+    b.op(tflite::BuiltinOperator::QUANTIZE, 2, &[x], &[out], options);
+}
+
+/// DEQUANTIZE: the int8 tensor `x` to float32 `out`.
+pub(crate) fn dequantize_int8(b: &mut ModelBuilder, x: i32, out: i32) {
+    let options = empty_options(&mut b.fbb, tflite::BuiltinOptions::DequantizeOptions);
+    b.op(tflite::BuiltinOperator::DEQUANTIZE, 2, &[x], &[out], options);
+}

@@ -1,0 +1,203 @@
+//! Full-integer quantization: calibration data, calibration runs and the int8 plan.
+//!
+//! Calibration runs the float graph on the CPU runtime with every value observable, feeds each
+//! value to an [`edgeport_quant::calibrate::Calibrator`], and hands the ranges to the target's
+//! int8 plan, which marks the graph. The same marked graph is exported and, in the runtime,
+//! simulated, so the fidelity report describes the artifact.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use edgeport_ir::{DType, Graph, Tensor, TensorData, TensorType};
+use serde::{Deserialize, Serialize};
+
+use crate::EngineError;
+
+/// Most calibration samples used (more are ignored, in file order).
+pub const MAX_CALIBRATION_SAMPLES: usize = 1000;
+/// Samples generated when the caller gives none.
+pub const GENERATED_SAMPLES: usize = 8;
+
+/// `--calibration-method`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CalibrationMethod {
+    /// Smallest and largest value seen (as TFLite and ONNX Runtime do by default).
+    #[default]
+    Minmax,
+    /// 99.99th percentile of each side.
+    Percentile,
+    /// The range with the least squared int8 error.
+    Mse,
+}
+
+impl CalibrationMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            CalibrationMethod::Minmax => "minmax",
+            CalibrationMethod::Percentile => "percentile",
+            CalibrationMethod::Mse => "mse",
+        }
+    }
+
+    fn method(self) -> edgeport_quant::calibrate::Method {
+        use edgeport_quant::calibrate::Method;
+        match self {
+            CalibrationMethod::Minmax => Method::MinMax,
+            CalibrationMethod::Percentile => Method::Percentile(99.99),
+            CalibrationMethod::Mse => Method::Mse,
+        }
+    }
+}
+
+impl std::str::FromStr for CalibrationMethod {
+    type Err = EngineError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "minmax" => Ok(CalibrationMethod::Minmax),
+            "percentile" => Ok(CalibrationMethod::Percentile),
+            "mse" => Ok(CalibrationMethod::Mse),
+            other => Err(EngineError::options(format!("unknown calibration method '{other}' (supported: minmax, percentile, mse)"))),
+        }
+    }
+}
+
+/// Representative inputs: one map (input name -> tensor) per sample.
+#[derive(Debug, Clone, Default)]
+pub struct Calibration {
+    pub samples: Arc<Vec<BTreeMap<String, Tensor>>>,
+}
+
+impl PartialEq for Calibration {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.samples, &other.samples) || self.samples == other.samples
+    }
+}
+
+impl Calibration {
+    /// Reads an `.npz` of calibration data for a model with `inputs` (name, type): one array per
+    /// input, holding the samples along a new leading axis (`[N] + shape`), or along the batch
+    /// axis when the input's batch is 1 (`[N] + shape[1..]`).
+    pub fn from_npz(bytes: &[u8], inputs: &[(String, TensorType)]) -> Result<Calibration, EngineError> {
+        let arrays = crate::npz::read_npz(bytes)?;
+        if let Some(extra) = arrays.keys().find(|k| !inputs.iter().any(|(n, _)| n == *k)) {
+            let names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(EngineError::options(format!(
+                "calibration array '{extra}' is not an input of the model (inputs: {})",
+                names.join(", ")
+            )));
+        }
+        let mut count: Option<(usize, &str)> = None;
+        let mut per_input: Vec<(&str, Vec<f32>, &TensorType)> = Vec::new();
+        for (name, ty) in inputs {
+            let a = arrays.get(name).ok_or_else(|| EngineError::options(format!("calibration data has no array '{name}' for input '{name}'")))?;
+            if !ty.dtype.is_float() {
+                return Err(EngineError::options(format!("input '{name}' is {}; calibration covers float inputs only", ty.dtype)));
+            }
+            if !a.dtype().is_float() {
+                return Err(EngineError::options(format!("calibration array '{name}' is {}, expected float32", a.dtype())));
+            }
+            let shape = a.shape();
+            let n = if shape.len() == ty.shape.len() + 1 && shape[1..] == ty.shape[..] {
+                shape[0]
+            } else if ty.shape.first() == Some(&1) && shape.len() == ty.shape.len() && shape[1..] == ty.shape[1..] {
+                shape[0]
+            } else {
+                let mut stacked = vec!["N".to_string()];
+                stacked.extend(ty.shape.iter().map(|d| d.to_string()));
+                return Err(EngineError::options(format!(
+                    "calibration array '{name}' has shape {shape:?}; expected [{}] (samples first, then input shape {:?})",
+                    stacked.join(", "),
+                    ty.shape
+                )));
+            };
+            if n == 0 {
+                return Err(EngineError::options(format!("calibration array '{name}' holds no samples")));
+            }
+            if let Some((m, other)) = count
+                && m != n
+            {
+                return Err(EngineError::options(format!(
+                    "calibration arrays disagree on the number of samples: '{other}' has {m}, '{name}' has {n}"
+                )));
+            }
+            count = Some((n, name));
+            per_input.push((name, a.to_f32_vec(), ty));
+        }
+        let n = count.map_or(0, |(n, _)| n).min(MAX_CALIBRATION_SAMPLES);
+        let samples = (0..n)
+            .map(|i| {
+                per_input
+                    .iter()
+                    .map(|(name, data, ty)| {
+                        let len = ty.elements();
+                        let slice = data.get(i * len..(i + 1) * len).unwrap_or(&[]).to_vec();
+                        let t = Tensor::new(ty.shape.clone(), TensorData::F32(slice))
+                            .map_err(|e| EngineError::options(format!("calibration array '{name}': {e}")))?;
+                        Ok((name.to_string(), if ty.dtype == DType::F32 { t } else { t.cast(ty.dtype) }))
+                    })
+                    .collect::<Result<BTreeMap<_, _>, EngineError>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Calibration { samples: Arc::new(samples) })
+    }
+
+    /// Reads calibration data for `model` (imported with `input_shapes`) from an `.npz`.
+    pub fn for_model(model: &[u8], input_shapes: &BTreeMap<String, Vec<usize>>, npz: &[u8]) -> Result<Calibration, EngineError> {
+        let imported = edgeport_onnx::import(model, &edgeport_onnx::ImportOptions { input_shapes: input_shapes.clone() })?;
+        let g = &imported.graph;
+        let inputs: Vec<(String, TensorType)> = g.inputs.iter().map(|&v| (g.value(v).name.clone(), g.ty(v).clone())).collect();
+        Calibration::from_npz(npz, &inputs)
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+}
+
+/// Options of the int8 plan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Int8Setup {
+    pub method: CalibrationMethod,
+    pub keep_float: Vec<String>,
+    /// `None`: generated samples.
+    pub calibration: Option<Calibration>,
+}
+
+/// Calibrates `graph` (optimized, float) and applies the TFLite int8 plan to it.
+pub fn plan_int8(graph: &mut Graph, setup: &Int8Setup) -> Result<edgeport_tflite::int8::Int8Plan, EngineError> {
+    for name in &setup.keep_float {
+        if !graph.nodes.iter().any(|n| &n.name == name) {
+            return Err(EngineError::options(format!("keep-float: the model has no node '{name}'")));
+        }
+    }
+    let options = edgeport_cpu::SessionOptions { observe: true, ..Default::default() };
+    let mut session = edgeport_cpu::Session::new(graph, &options)?;
+    let ports: Vec<(String, TensorType)> = session.inputs().iter().map(|p| (p.name.clone(), p.ty.clone())).collect();
+    let generated: Vec<BTreeMap<String, Tensor>>;
+    let samples: &[BTreeMap<String, Tensor>] = match &setup.calibration {
+        Some(c) => &c.samples,
+        None => {
+            generated = (0..GENERATED_SAMPLES as u64).map(|i| crate::runtime::sample_for(&ports, i)).collect();
+            &generated
+        }
+    };
+    let mut calibrator = edgeport_quant::calibrate::Calibrator::new(setup.method.method());
+    for pass in 0..calibrator.passes() {
+        for sample in samples {
+            let ordered = ports
+                .iter()
+                .map(|(name, _)| {
+                    sample.get(name).cloned().ok_or_else(|| EngineError::options(format!("calibration sample lacks input '{name}'")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            session.run_observed(&ordered, &mut |v, data| calibrator.observe(pass, v, data))?;
+        }
+    }
+    let opts = edgeport_tflite::int8::Int8Options { keep_float: setup.keep_float.iter().cloned().collect() };
+    Ok(edgeport_tflite::int8::plan(graph, &calibrator.ranges(), &opts))
+}
