@@ -65,7 +65,7 @@ enum Command {
         /// float16 quantization) and makes a Core ML program fp16; int8-weights stores conv and
         /// matmul weights as per-channel int8 (Core ML iOS16+: constexpr_affine_dequantize,
         /// iOS18: constexpr_blockwise_shift_scale).
-        /// int8 is full-integer TFLite: int8 weights (per channel) and activations calibrated on
+        /// int8 is full-integer (TFLite, or ONNX QDQ): int8 weights (per channel) and activations calibrated on
         /// --calibration samples (generated ones when absent, with a warning).
         #[arg(long, value_parser = ["fp16", "int8-weights", "int8"])]
         quantize: Option<String>,

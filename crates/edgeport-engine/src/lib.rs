@@ -311,11 +311,14 @@ fn check_options(opts: &ConvertOptions) -> Result<(), EngineError> {
         ));
     }
     let int8 = opts.quantize == Some(Quantize::Int8);
-    if int8 && opts.target != Target::Tflite {
+    if int8 && opts.target == Target::Coreml {
         return Err(EngineError::new(
             ErrorCode::Unsupported,
-            format!("quantize int8 (full-integer) is available for tflite; for {} use int8-weights", opts.target.extension()),
+            "quantize int8 (full-integer) is available for tflite and onnx; for coreml use int8-weights",
         ));
+    }
+    if opts.interface.is_some() && opts.target != Target::Tflite {
+        return Err(EngineError::options("interface applies to the tflite target only (ONNX QDQ models keep float inputs)"));
     }
     if !int8 && (opts.calibration_method.is_some() || !opts.keep_float.is_empty() || opts.interface.is_some()) {
         return Err(EngineError::options("calibration_method, keep_float and interface apply to quantize int8 only"));

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeSet;
 
-use edgeport_ir::{DType, QuantParams, Tensor, TensorData, TensorType, ValueId};
+use edgeport_ir::{DType, Op, QuantParams, Tensor, TensorData, TensorType, ValueId};
 use edgeport_quant::{int8, weights};
 
 use super::{ExportError, Writer, proto};
@@ -34,8 +34,14 @@ pub(super) fn constants(w: &mut Writer) {
         .flat_map(|n| n.inputs.iter().copied())
         .collect();
     used.extend(g.outputs.iter().copied());
-    let weight_axes: BTreeSet<ValueId> =
+    let mut weight_axes: BTreeSet<ValueId> =
         weights::candidates(g).into_iter().map(|(v, _)| v).collect();
+    // Full-integer plans put every int8 layer's weights on a grid, whatever their size.
+    for n in g.nodes.iter().filter(|n| n.int8 && matches!(n.op, Op::Conv(_) | Op::MatMul)) {
+        if let Some(&w) = n.inputs.get(1).filter(|&&w| g.is_const(w)) {
+            weight_axes.insert(w);
+        }
+    }
     for v in used {
         let Some(t) = g.constant(v) else { continue };
         let name = g.value(v).name.clone();

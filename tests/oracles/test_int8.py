@@ -1,4 +1,4 @@
-"""Full-integer TFLite (`--quantize int8`) runs in LiteRT as edgeport's report predicts.
+"""Full-integer models (`--quantize int8`) run in LiteRT and onnxruntime as edgeport predicts.
 
 Every fixture and PP-OCR model is calibrated on 12 samples drawn around its reference input
 (the reference input itself plus Gaussian samples with its mean and deviation), converted, and
@@ -15,6 +15,8 @@ run in LiteRT (XNNPACK and the builtin kernels). Checks:
 - the report's SQNR per output, computed by edgeport's runtime over the calibration samples, is
   within 1.5 dB of LiteRT's SQNR over the same samples (both against the float model): the
   report describes the artifact.
+The same plan written as ONNX QDQ (`--to onnx --quantize int8`) runs in onnxruntime to the same
+simulation, with the same tolerances, and holds int8 weights behind DequantizeLinear.
 Also: the int8 interface, byte-identical output, and clear errors for bad options.
 """
 
@@ -189,6 +191,8 @@ def test_int8_bad_options_are_clear(edgeport, case_loader, tmp_path):
     assert res.returncode == 2 and "--quantize int8" in res.stderr, res.describe()
     res = edgeport.run("convert", c.model, "--to", "coreml", "--quantize", "int8", "-o", tmp_path / "x.mlpackage")
     assert res.returncode == 4 and "int8-weights" in res.stderr, res.describe()
+    res = edgeport.run("convert", c.model, "--to", "onnx", "--quantize", "int8", "--interface", "int8", "-o", tmp_path / "x.onnx")
+    assert res.returncode == 2 and "tflite" in res.stderr, res.describe()
     assert not out.exists()
 
 
@@ -199,3 +203,29 @@ def test_int8_without_calibration_warns(edgeport, case_loader, tmp_path):
     assert res.returncode == 0 and "no --calibration data" in res.stderr, res.describe()
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["fidelity"][0]["inputs"] == "generated"
+
+
+@pytest.mark.parametrize("case", all_case_params(), indirect=True)
+def test_int8_onnx_runs_as_predicted(case, int8_tflite, edgeport, out_root):
+    import onnx
+    import onnxruntime as ort
+
+    _, calib, _, predicted = int8_tflite(case.name)
+    out = out_root / "int8" / f"{case.name}.qdq.onnx"
+    res = edgeport.run("convert", case.model, "--to", "onnx", "-o", out, "--quantize", "int8", "--calibration", calib, *case.shape_args)
+    assert res.returncode == 0, res.describe()
+    model = onnx.load(out)
+    onnx.checker.check_model(model, full_check=True)
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("QuantizeLinear") > 0 and ops.count("DequantizeLinear") > ops.count("QuantizeLinear"), ops
+    assert any(t.data_type == onnx.TensorProto.INT8 for t in model.graph.initializer)
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, load_npz(case.input))))
+    for name, want in predicted.items():
+        if case.name in DEEP:
+            sqnr = _sqnr(got[name], want)
+            assert sqnr >= 10, f"{case.name}:{name}: onnxruntime vs edgeport's simulation SQNR {sqnr:.1f} dB < 10 dB"
+        else:
+            diff = float(np.abs(got[name] - want).max())
+            tol = 0.05 * max(1.0, float(np.abs(want).max()))
+            assert diff <= tol, f"{case.name}:{name}: onnxruntime vs edgeport's simulation max |diff| {diff:.4g} > {tol:.4g}"
