@@ -12,7 +12,8 @@
 //   EDGEPORT_DET_NHWC   fixture converted a second time with nhwc_io (default: mobilenetv2)
 //
 // Cases: every tests/fixtures/*/model.onnx with the CLI's default options ({"to":"tflite"}),
-// the NHWC-interface variant of one CNN, then the extra cases.
+// as Core ML and as ONNX, full-integer int8 (TFLite and ONNX QDQ) of three fixtures, the
+// NHWC-interface variant of one CNN, then the extra cases.
 
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -23,6 +24,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", ".
 const pkgDir = path.resolve(process.env.EDGEPORT_WASM_PKG || path.join(repo, "target", "edgeport-web", "pkg"));
 const outPath = process.env.EDGEPORT_DET_OUT || "";
 const nhwcFixture = process.env.EDGEPORT_DET_NHWC || "mobilenetv2";
+const int8Fixtures = ["mobilenetv2", "digits", "transformer"];
 
 function defaults(extra = {}) {
   return { to: "tflite", nhwc_io: false, input_shapes: {}, ...extra };
@@ -37,6 +39,15 @@ function fixtureCases() {
   // Core ML: the engine's artifact is the .mlpackage.zip, compared with the CLI's zip output.
   for (const n of names) {
     cases.push({ id: `${n}+coreml`, model: path.join(dir, n, "model.onnx"), options: defaults({ to: "coreml" }) });
+  }
+  // ONNX export of every fixture; full-integer int8 (calibrated on generated samples: the CPU
+  // runtime runs inside the conversion) as TFLite and as ONNX QDQ.
+  for (const n of names) {
+    cases.push({ id: `${n}+onnx`, model: path.join(dir, n, "model.onnx"), options: defaults({ to: "onnx" }) });
+  }
+  for (const n of names.filter((n) => int8Fixtures.includes(n))) {
+    cases.push({ id: `${n}+int8`, model: path.join(dir, n, "model.onnx"), options: defaults({ quantize: "int8" }) });
+    cases.push({ id: `${n}+int8-onnx`, model: path.join(dir, n, "model.onnx"), options: defaults({ to: "onnx", quantize: "int8" }) });
   }
   const cnn = names.includes(nhwcFixture) ? nhwcFixture : null;
   if (cnn) {

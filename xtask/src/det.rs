@@ -82,6 +82,10 @@ pub fn cli_args(options: &Value) -> Result<Vec<String>> {
     if options["nhwc_io"].as_bool().unwrap_or(false) {
         args.push("--nhwc-io".into());
     }
+    if let Some(q) = options["quantize"].as_str() {
+        args.push("--quantize".into());
+        args.push(q.to_owned());
+    }
     if let Some(shapes) = options["input_shapes"].as_object() {
         for (name, dims) in shapes {
             let dims = dims
@@ -175,7 +179,11 @@ pub fn run_test(env: &Env, bundle: &Bundle, with_ppocr: bool) -> Result<()> {
         let id = r["id"].as_str().unwrap_or("?");
         let model = PathBuf::from(r["model"].as_str().context("result without model")?);
         // The CLI writes the zip for a `.mlpackage.zip` path, the same bytes the engine returns.
-        let ext = if r["options"]["to"].as_str() == Some("coreml") { "mlpackage.zip" } else { "tflite" };
+        let ext = match r["options"]["to"].as_str() {
+            Some("coreml") => "mlpackage.zip",
+            Some("onnx") => "onnx",
+            _ => "tflite",
+        };
         let out = work.join(format!("{i:03}.{ext}"));
         let native = convert_native(env, &model, &r["options"], &out)?;
         let wasm_sha = r["sha256"].as_str();

@@ -91,10 +91,23 @@ impl Calibrator {
                     Method::Percentile(p) => percentile_range(s, p),
                     Method::Mse => mse_range(s),
                 };
-                (v, r)
+                (v, (snap(r.0, false), snap(r.1, true)))
             })
             .collect()
     }
+}
+
+/// `x` rounded away from zero to 8 significant bits. Runtimes on different machines (native,
+/// wasm) may sum floats in a different order and see extremes that differ in the last bits;
+/// snapped ranges give them the same int8 grid, so artifacts stay byte-identical.
+fn snap(x: f32, up: bool) -> f32 {
+    if x == 0.0 || !x.is_normal() {
+        return x;
+    }
+    let exponent = ((x.to_bits() >> 23) & 0xff) as i32 - 127;
+    let step = f32::from_bits(((exponent - 7 + 127).max(1) as u32) << 23);
+    let k = x / step;
+    (if up { k.ceil() } else { k.floor() }) * step
 }
 
 fn bin_center(s: &Stat, b: usize) -> f32 {
@@ -185,6 +198,18 @@ mod tests {
         assert!(phi < 2.0 && plo < -0.9, "{plo} {phi}");
         let (_, mhi) = run(Method::Mse, &data);
         assert!(mhi < 50.0, "{mhi}");
+    }
+
+    #[test]
+    fn ranges_snap_outward_to_eight_bits() {
+        assert_eq!(snap(1.0, true), 1.0);
+        assert_eq!(snap(1.001, true), 1.0078125);
+        assert_eq!(snap(1.001, false), 1.0);
+        assert_eq!(snap(-1.001, false), -1.0078125);
+        assert_eq!(snap(0.0, true), 0.0);
+        // one ulp apart, same snapped value
+        let a = 0.123_456_7_f32;
+        assert_eq!(snap(a, true), snap(f32::from_bits(a.to_bits() + 1), true));
     }
 
     #[test]
