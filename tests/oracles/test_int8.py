@@ -169,7 +169,9 @@ def test_int8_interface_and_determinism(edgeport, case_loader, int8_tflite, tmp_
     oscale, ozp = outd["quantization"]
     y = (it.get_tensor(outd["index"]).astype(np.float32) - ozp) * oscale
     want = next(iter(predicted.values()))
-    assert np.abs(y - want).max() <= 8 * oscale + 1e-6
+    # the float-interface model's output, through int8 tensors at both ends (MobileNetV2 is deep:
+    # the SQNR criterion of test_int8_tflite_runs_as_predicted)
+    assert _sqnr(y, want) >= 10, _sqnr(y, want)
 
 
 def test_int8_bad_options_are_clear(edgeport, case_loader, tmp_path):
@@ -229,3 +231,39 @@ def test_int8_onnx_runs_as_predicted(case, int8_tflite, edgeport, out_root):
             diff = float(np.abs(got[name] - want).max())
             tol = 0.05 * max(1.0, float(np.abs(want).max()))
             assert diff <= tol, f"{case.name}:{name}: onnxruntime vs edgeport's simulation max |diff| {diff:.4g} > {tol:.4g}"
+
+
+def test_int8_report_layers_and_keep_float(edgeport, case_loader, int8_tflite, tmp_path):
+    c = case_loader("mobilenetv2")
+    path, calib, report, _ = int8_tflite("mobilenetv2")
+    (fid,) = report["fidelity"]
+    layers = fid["layers"]
+    assert len(layers) > 10 and all(l["node"] and l["op"] for l in layers)
+    sqnrs = [l.get("sqnr_db", float("inf")) for l in layers]
+    assert sqnrs == sorted(sqnrs), "layers are listed worst first"
+    base = fid["outputs"][0]["sqnr_db"]
+
+    # auto: the layers that lose the most stay float and the report says which and why. Keeping
+    # a layer float removes its own rounding only; on this random-weight network the error made
+    # upstream dominates, so the output's SQNR must not get worse rather than better.
+    auto, auto_report = tmp_path / "auto.tflite", tmp_path / "auto.json"
+    edgeport.convert_ok(c.model, auto, "--quantize", "int8", "--calibration", calib, "--keep-float", "auto", "--report", auto_report)
+    (afid,) = json.loads(auto_report.read_text())["fidelity"]
+    auto_kept = [k for k in afid["kept_float"] if "auto" in k["reason"]]
+    assert auto_kept and all("dB" in k["reason"] for k in auto_kept), afid["kept_float"]
+    assert afid["outputs"][0]["sqnr_db"] >= base - 0.5, (afid["outputs"][0]["sqnr_db"], base)
+    kept_nodes = {k["node"] for k in auto_kept}
+    assert all(not l.get("int8") for l in afid["layers"] if l["node"] in kept_nodes)
+    got = run_tflite(auto, load_npz(c.input), "default")
+    assert all(np.isfinite(v).all() for v in got.values())
+
+    # by name: that node's TFLite op reads float
+    name = next(l["node"] for l in layers if l["op"] == "Conv" and l.get("int8"))
+    named, named_report = tmp_path / "named.tflite", tmp_path / "named.json"
+    edgeport.convert_ok(c.model, named, "--quantize", "int8", "--calibration", calib, "--keep-float", name, "--report", named_report)
+    (nfid,) = json.loads(named_report.read_text())["fidelity"]
+    assert any(k["node"] == name and "--keep-float" in k["reason"] for k in nfid["kept_float"]), nfid["kept_float"]
+    g = read_tflite(named)
+    float_convs = [op for op in g.ops if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D") and g.tensor_types[op.inputs[0]] == "FLOAT32"]
+    assert len(float_convs) == 1, len(float_convs)
+    assert g.count("DEQUANTIZE") >= 2 and g.count("QUANTIZE") >= 2, g.histogram()

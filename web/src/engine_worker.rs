@@ -196,6 +196,8 @@ async fn measure_variants(
                 inputs: "generated".into(),
                 samples: 1,
                 outputs: agreement.clone(),
+                layers: Vec::new(),
+                kept_float: Vec::new(),
             });
         }
         let worst = |f: fn(&runtime::Agreement) -> f64, max: bool| {

@@ -269,6 +269,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 edgeport_engine::report::add_conversion(&mut r, &opts, &artifact);
                 edgeport_engine::report::add_artifact_fidelity(&mut r, &bytes, &opts, calibration.as_ref())?;
                 report.finish(&r)?;
+                if !model.json {
+                    report::print_fidelity(&r);
+                }
             }
             if model.json {
                 let mut v = serde_json::to_value(&artifact).unwrap_or_default();

@@ -49,3 +49,38 @@ impl ReportArgs {
         Ok(())
     }
 }
+
+/// The fidelity of each variant as a table: outputs, the worst layers, what stayed float.
+pub fn print_fidelity(report: &Report) {
+    let mut out = std::io::stdout().lock();
+    for f in &report.fidelity {
+        let _ = writeln!(out, "fidelity of {} ({} {} samples; {})", f.variant, f.samples, f.inputs, f.method);
+        let _ = writeln!(out, "  {:<32} {:>10} {:>10} {:>9} {:>9} {:>6}", "output", "max abs", "mean abs", "cosine", "SQNR dB", "top-1");
+        for o in &f.outputs {
+            let sqnr = o.sqnr_db.map_or("exact".to_string(), |s| format!("{s:.1}"));
+            let top1 = o.top1_agreement.map_or("-".to_string(), |t| format!("{:.1}%", t * 100.0));
+            let _ = writeln!(
+                out,
+                "  {:<32} {:>10.3e} {:>10.3e} {:>9.6} {:>9} {:>6}",
+                o.output, o.max_abs_error, o.mean_abs_error, o.cosine_similarity, sqnr, top1
+            );
+        }
+        if !f.layers.is_empty() {
+            let _ = writeln!(out, "  worst layers (SQNR against the float model):");
+            for l in f.layers.iter().take(8) {
+                let sqnr = l.sqnr_db.map_or("exact".to_string(), |s| format!("{s:.1} dB"));
+                let kind = if l.int8 { "int8" } else { "float" };
+                let _ = writeln!(out, "    {:>9}  {:<5} {:<12} {}", sqnr, kind, l.op, l.node);
+            }
+        }
+        if !f.kept_float.is_empty() {
+            let _ = writeln!(out, "  {} node(s) stay float:", f.kept_float.len());
+            for k in f.kept_float.iter().take(12) {
+                let _ = writeln!(out, "    {:<12} {}: {}", k.op, k.node, k.reason);
+            }
+            if f.kept_float.len() > 12 {
+                let _ = writeln!(out, "    ... ({} more in the report)", f.kept_float.len() - 12);
+            }
+        }
+    }
+}

@@ -168,12 +168,22 @@ pub struct Int8Setup {
     pub calibration: Option<Calibration>,
 }
 
-/// Calibrates `graph` (optimized, float) and applies the TFLite int8 plan to it.
+/// `--keep-float auto` keeps an int8 layer in float when its output's SQNR is below this...
+pub const AUTO_SQNR_DB: f64 = 20.0;
+/// ...and the layer itself lost at least this much against its inputs.
+pub const AUTO_LOSS_DB: f64 = 3.0;
+
+/// Calibrates `graph` (optimized, float) and applies the TFLite int8 plan to it. With
+/// `auto` among the kept names, the plan is simulated on the calibration samples and made
+/// again with the layers that lose the most kept in float.
 pub fn plan_int8(graph: &mut Graph, setup: &Int8Setup) -> Result<edgeport_tflite::int8::Int8Plan, EngineError> {
-    for name in &setup.keep_float {
+    let auto = setup.keep_float.iter().any(|n| n == "auto");
+    let mut keep: BTreeMap<String, String> = BTreeMap::new();
+    for name in setup.keep_float.iter().filter(|n| *n != "auto") {
         if !graph.nodes.iter().any(|n| &n.name == name) {
             return Err(EngineError::options(format!("keep-float: the model has no node '{name}'")));
         }
+        keep.insert(name.clone(), "kept in float (--keep-float)".into());
     }
     let options = edgeport_cpu::SessionOptions { observe: true, ..Default::default() };
     let mut session = edgeport_cpu::Session::new(graph, &options)?;
@@ -198,6 +208,45 @@ pub fn plan_int8(graph: &mut Graph, setup: &Int8Setup) -> Result<edgeport_tflite
             session.run_observed(&ordered, &mut |v, data| calibrator.observe(pass, v, data))?;
         }
     }
-    let opts = edgeport_tflite::int8::Int8Options { keep_float: setup.keep_float.iter().cloned().collect() };
-    Ok(edgeport_tflite::int8::plan(graph, &calibrator.ranges(), &opts))
+    let ranges = calibrator.ranges();
+    let float_graph = graph.clone();
+    let opts = edgeport_tflite::int8::Int8Options { keep_float: keep.clone() };
+    let plan = edgeport_tflite::int8::plan(graph, &ranges, &opts);
+    if !auto {
+        return Ok(plan);
+    }
+    let lossy = lossy_layers(&float_graph, graph, &plan, samples)?;
+    if lossy.is_empty() {
+        return Ok(plan);
+    }
+    keep.extend(lossy);
+    *graph = float_graph;
+    Ok(edgeport_tflite::int8::plan(graph, &ranges, &edgeport_tflite::int8::Int8Options { keep_float: keep }))
+}
+
+/// The int8 layers `--keep-float auto` keeps in float: output SQNR below [`AUTO_SQNR_DB`]
+/// with a loss of [`AUTO_LOSS_DB`] or more against the layer's own inputs.
+fn lossy_layers(
+    float_graph: &Graph,
+    planned: &Graph,
+    plan: &edgeport_tflite::int8::Int8Plan,
+    samples: &[BTreeMap<String, Tensor>],
+) -> Result<BTreeMap<String, String>, EngineError> {
+    use crate::runtime::{Prepared, sqnr_db, value_noise};
+    let original = Prepared { graph: float_graph.clone(), f16_nodes: None, int8: None };
+    let variant = Prepared { graph: planned.clone(), f16_nodes: None, int8: Some(plan.clone()) };
+    let energy = value_noise(&original, &variant, samples)?;
+    let sqnr = |v| energy.get(&v).copied().and_then(sqnr_db).unwrap_or(f64::INFINITY);
+    let mut out = BTreeMap::new();
+    for node in planned.nodes.iter().filter(|n| n.int8) {
+        let Some(&o) = node.outputs.first() else { continue };
+        let s_out = sqnr(o);
+        let s_in = node.inputs.iter().filter(|&&v| !planned.is_const(v)).map(|&v| sqnr(v)).fold(f64::INFINITY, f64::min);
+        let loss = if s_in.is_finite() { s_in - s_out } else { f64::INFINITY };
+        if s_out < AUTO_SQNR_DB && loss >= AUTO_LOSS_DB {
+            let lost = if loss.is_finite() { format!(", {loss:.1} dB below its inputs") } else { String::new() };
+            out.insert(node.name.clone(), format!("--keep-float auto: int8 output SQNR {s_out:.1} dB < {AUTO_SQNR_DB} dB{lost}"));
+        }
+    }
+    Ok(out)
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use edgeport_ir::{DType, Graph, Tensor, TensorData, TensorType};
+use edgeport_ir::{DType, Graph, Tensor, TensorData, TensorType, ValueId};
 use serde::{Deserialize, Serialize};
 
 use crate::{sha256_hex, EngineError};
@@ -167,6 +167,27 @@ async fn load_timed(model: &[u8], options: &RunOptions, clock: &dyn Fn() -> f64)
 
 /// The graph a variant runs, and which nodes store float16 intermediates.
 fn prepare(model: &[u8], options: &RunOptions) -> Result<(Graph, Option<Vec<bool>>), EngineError> {
+    prepare_planned(model, options).map(|p| (p.graph, p.f16_nodes))
+}
+
+/// A variant's graph, ready for a session.
+pub(crate) struct Prepared {
+    pub graph: Graph,
+    /// Which nodes store float16 intermediates (coreml-fp16).
+    pub f16_nodes: Option<Vec<bool>>,
+    /// `quantize int8`: what the plan decided.
+    pub int8: Option<edgeport_tflite::int8::Int8Plan>,
+}
+
+impl Prepared {
+    /// Session options that run this graph as its artifact computes, every value observable.
+    pub(crate) fn observing(&self) -> edgeport_cpu::SessionOptions {
+        edgeport_cpu::SessionOptions { threads: 1, f16_nodes: self.f16_nodes.clone(), int8_values: self.int8.is_some(), observe: true }
+    }
+}
+
+pub(crate) fn prepare_planned(model: &[u8], options: &RunOptions) -> Result<Prepared, EngineError> {
+    let mut int8 = None;
     let import_opts = edgeport_onnx::ImportOptions { input_shapes: options.input_shapes.clone() };
     let imported = edgeport_onnx::import(model, &import_opts)?;
     let mut graph = imported.graph;
@@ -176,7 +197,7 @@ fn prepare(model: &[u8], options: &RunOptions) -> Result<(Graph, Option<Vec<bool
             edgeport_quant::int8::quantize_weights(&mut graph);
         }
         Some(crate::Quantize::Int8) => {
-            crate::quantize::plan_int8(&mut graph, &options.int8_setup())?;
+            int8 = Some(crate::quantize::plan_int8(&mut graph, &options.int8_setup())?);
         }
         Some(crate::Quantize::Fp16) => {
             return Err(EngineError::options("quantize fp16 runs as the fp16 variant (variant fp16)"));
@@ -202,7 +223,73 @@ fn prepare(model: &[u8], options: &RunOptions) -> Result<(Graph, Option<Vec<bool
         None if options.variant == Variant::Fp16 => round_weights_to_fp16(&mut graph, |_| true),
         None => {}
     }
-    Ok((graph, f16_nodes))
+    Ok(Prepared { graph, f16_nodes, int8 })
+}
+
+/// Signal and noise energy of every value `variant` computes, against `original` (the same
+/// graph before quantization: value ids agree), summed over `samples`.
+pub(crate) fn value_noise(
+    original: &Prepared,
+    variant: &Prepared,
+    samples: &[BTreeMap<String, Tensor>],
+) -> Result<BTreeMap<ValueId, (f64, f64)>, EngineError> {
+    let mut fs = edgeport_cpu::Session::new(&original.graph, &original.observing())?;
+    let mut vs = edgeport_cpu::Session::new(&variant.graph, &variant.observing())?;
+    let names: Vec<String> = vs.inputs().iter().map(|p| p.name.clone()).collect();
+    let mut energy: BTreeMap<ValueId, (f64, f64)> = BTreeMap::new();
+    for sample in samples {
+        let ordered = names
+            .iter()
+            .map(|n| sample.get(n).cloned().ok_or_else(|| EngineError::options(format!("sample lacks input '{n}'"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut seen: BTreeMap<ValueId, Vec<f32>> = BTreeMap::new();
+        vs.run_observed(&ordered, &mut |v, data| {
+            seen.insert(v, data.to_vec());
+        })?;
+        fs.run_observed(&ordered, &mut |v, data| {
+            let Some(got) = seen.get(&v).filter(|g| g.len() == data.len()) else { return };
+            let e = energy.entry(v).or_insert((0.0, 0.0));
+            for (&r, &g) in data.iter().zip(got) {
+                let (r, g) = (f64::from(r), f64::from(g));
+                if r.is_finite() && g.is_finite() {
+                    e.0 += r * r;
+                    e.1 += (r - g) * (r - g);
+                }
+            }
+        })?;
+    }
+    Ok(energy)
+}
+
+/// SQNR in dB of (signal, noise) energies; `None` when there is no noise.
+pub(crate) fn sqnr_db((signal, noise): (f64, f64)) -> Option<f64> {
+    (noise > 0.0).then(|| if signal > 0.0 { 10.0 * (signal / noise).log10() } else { f64::NEG_INFINITY })
+}
+
+/// The report's layer table: every node output, worst SQNR first.
+fn layer_table(variant: &Prepared, energy: &BTreeMap<ValueId, (f64, f64)>) -> Vec<edgeport_report::LayerFidelity> {
+    let g = &variant.graph;
+    let mut rows: Vec<edgeport_report::LayerFidelity> = g
+        .nodes
+        .iter()
+        .flat_map(|n| n.outputs.iter().map(move |&o| (n, o)))
+        .filter_map(|(n, o)| {
+            let e = energy.get(&o)?;
+            Some(edgeport_report::LayerFidelity {
+                node: n.name.clone(),
+                op: n.op.name().to_string(),
+                output: g.value(o).name.clone(),
+                sqnr_db: sqnr_db(*e),
+                int8: n.int8,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        let key = |x: &Option<f64>| x.unwrap_or(f64::INFINITY);
+        key(&a.sqnr_db).total_cmp(&key(&b.sqnr_db))
+    });
+    rows.truncate(edgeport_report::MAX_LAYERS);
+    rows
 }
 
 /// Float weights as float16 would store them (converted back to float32 for compute), those
@@ -398,18 +485,41 @@ pub fn fidelity(
     let got = samples.iter().map(|s| runner.run(s).map(|o| o.outputs)).collect::<Result<Vec<_>, _>>()?;
     let compression: Vec<String> =
         options.quantize.map(|q| q.name().to_string()).into_iter().chain(options.palettize.map(|p| p.label())).collect();
-    let (variant, method) = if compression.is_empty() {
+    let (variant, method) = if options.quantize == Some(crate::Quantize::Int8) {
+        (
+            "int8".to_string(),
+            format!(
+                "edgeport-cpu: full-integer simulation, {} calibration; int8 weights per channel, int32 biases, every int8 tensor rounded as the model stores it, float32 arithmetic between",
+                options.calibration_method.unwrap_or_default().name()
+            ),
+        )
+    } else if compression.is_empty() {
         (options.variant.name().to_string(), options.variant.method().to_string())
     } else {
         let c = compression.join("+");
         (format!("{c}+{}", options.variant.name()), format!("{}; {c} weights", options.variant.method()))
     };
+    let (mut layers, mut kept_float) = (Vec::new(), Vec::new());
+    if options.is_lossy() && options.backend == Backend::Cpu {
+        let float = prepare_planned(model, &original)?;
+        let planned = prepare_planned(model, options)?;
+        layers = layer_table(&planned, &value_noise(&float, &planned, samples)?);
+        if let Some(plan) = &planned.int8 {
+            kept_float = plan
+                .float_nodes
+                .iter()
+                .map(|f| edgeport_report::KeptFloat { node: f.name.clone(), op: f.op.clone(), reason: f.reason.clone() })
+                .collect();
+        }
+    }
     Ok(edgeport_report::Fidelity {
         variant,
         method,
         inputs: if inputs.is_some() { "given" } else { "generated" }.to_string(),
         samples: samples.len(),
         outputs: agreement_over(&reference, &got),
+        layers,
+        kept_float,
     })
 }
 

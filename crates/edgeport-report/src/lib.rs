@@ -98,6 +98,37 @@ pub struct Fidelity {
     pub inputs: String,
     pub samples: usize,
     pub outputs: Vec<OutputFidelity>,
+    /// Per layer: the SQNR of its output against the float original's, over the same samples,
+    /// worst first (at most [`MAX_LAYERS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<LayerFidelity>,
+    /// Full-integer models: the nodes left in float, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept_float: Vec<KeptFloat>,
+}
+
+/// Layers a fidelity report lists (the worst ones).
+pub const MAX_LAYERS: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerFidelity {
+    pub node: String,
+    pub op: String,
+    /// The node's output value.
+    pub output: String,
+    /// Absent when the layer's output equals the original's.
+    #[serde(default = "none", skip_serializing_if = "Option::is_none")]
+    pub sqnr_db: Option<f64>,
+    /// Runs on int8 tensors (full-integer models).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub int8: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptFloat {
+    pub node: String,
+    pub op: String,
+    pub reason: String,
 }
 
 impl Fidelity {

@@ -76,6 +76,8 @@ mod tests {
                 top1_agreement: Some(1.0),
                 top5_agreement: None,
             }],
+            layers: Vec::new(),
+            kept_float: Vec::new(),
         });
         r
     }

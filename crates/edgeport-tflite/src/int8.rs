@@ -22,8 +22,8 @@ use edgeport_ir::{DType, Graph, Layout, Node, Op, QuantParams, Tensor, ValueId};
 /// Caller choices for [`plan`].
 #[derive(Debug, Clone, Default)]
 pub struct Int8Options {
-    /// Node names kept in float (`--keep-float NAME,...`).
-    pub keep_float: BTreeSet<String>,
+    /// Node names kept in float, with the reason given in the plan (`--keep-float`).
+    pub keep_float: BTreeMap<String, String>,
 }
 
 /// A node the plan left in float, and why.
@@ -233,8 +233,8 @@ pub fn plan(g: &mut Graph, ranges: &BTreeMap<ValueId, (f32, f32)>, opts: &Int8Op
     let mut result = Int8Plan::default();
     for (i, node) in g.nodes.iter().enumerate() {
         let decision = (|| {
-            if opts.keep_float.contains(&node.name) {
-                return float("kept in float (--keep-float)");
+            if let Some(reason) = opts.keep_float.get(&node.name) {
+                return Err(reason.clone());
             }
             let kind = classify(g, node)?;
             let acts = node.inputs.iter().chain(&node.outputs).filter(|&&v| is_f32_activation(g, v));
