@@ -38,6 +38,9 @@ pub enum BenchCmd {
     /// Warm inference latency of the WebGPU runtime in headless Chromium against
     /// onnxruntime-web's WebGPU execution provider, and against edgeport's wasm CPU path.
     Gpu(crate::bench_gpu::GpuArgs),
+    /// Full-integer int8 accuracy, size and quantization time against onnxruntime's
+    /// quantize_static, on the labelled accuracy sets.
+    Quant(crate::bench_quant::QuantArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -65,6 +68,7 @@ pub fn cmd(env: &Env, which: &BenchCmd) -> Result<()> {
         BenchCmd::Coreml(args) => bench_coreml::bench(env, args),
         BenchCmd::Cpu(args) => crate::bench_cpu::bench(env, args),
         BenchCmd::Gpu(args) => crate::bench_gpu::bench(env, args),
+        BenchCmd::Quant(args) => crate::bench_quant::bench(env, args),
     }
 }
 

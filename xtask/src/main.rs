@@ -4,6 +4,7 @@ mod bench;
 mod bench_coreml;
 mod bench_cpu;
 mod bench_gpu;
+mod bench_quant;
 mod det;
 mod env;
 mod serve;

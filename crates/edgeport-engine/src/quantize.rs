@@ -40,6 +40,7 @@ impl CalibrationMethod {
         }
     }
 
+    #[cfg_attr(not(feature = "int8"), allow(dead_code))]
     fn method(self) -> edgeport_quant::calibrate::Method {
         use edgeport_quant::calibrate::Method;
         match self {
@@ -176,6 +177,15 @@ pub const AUTO_LOSS_DB: f64 = 3.0;
 /// Calibrates `graph` (optimized, float) and applies the TFLite int8 plan to it. With
 /// `auto` among the kept names, the plan is simulated on the calibration samples and made
 /// again with the layers that lose the most kept in float.
+#[cfg(not(feature = "int8"))]
+pub fn plan_int8(_graph: &mut Graph, _setup: &Int8Setup) -> Result<edgeport_tflite::int8::Int8Plan, EngineError> {
+    Err(EngineError::new(
+        crate::ErrorCode::Unsupported,
+        "quantize int8 calibrates on the CPU runtime, which this build of edgeport leaves out (feature int8)",
+    ))
+}
+
+#[cfg(feature = "int8")]
 pub fn plan_int8(graph: &mut Graph, setup: &Int8Setup) -> Result<edgeport_tflite::int8::Int8Plan, EngineError> {
     let auto = setup.keep_float.iter().any(|n| n == "auto");
     let mut keep: BTreeMap<String, String> = BTreeMap::new();
@@ -224,6 +234,7 @@ pub fn plan_int8(graph: &mut Graph, setup: &Int8Setup) -> Result<edgeport_tflite
     Ok(edgeport_tflite::int8::plan(graph, &ranges, &edgeport_tflite::int8::Int8Options { keep_float: keep }))
 }
 
+#[cfg(feature = "int8")]
 /// The int8 layers `--keep-float auto` keeps in float: output SQNR below [`AUTO_SQNR_DB`]
 /// with a loss of [`AUTO_LOSS_DB`] or more against the layer's own inputs.
 fn lossy_layers(

@@ -335,6 +335,8 @@ impl Runner {
         clock: &dyn Fn() -> f64,
     ) -> Result<Vec<LayerTime>, EngineError> {
         let ordered = self.order_inputs(inputs)?;
+        // irrefutable without the gpu feature
+        #[allow(irrefutable_let_patterns)]
         let crate::exec::Exec::Cpu(session) = &mut self.exec else {
             return Err(EngineError::options("per-layer profiles are measured on the cpu backend"));
         };

@@ -263,6 +263,7 @@ pub fn plan(g: &mut Graph, ranges: &BTreeMap<ValueId, (f32, f32)>, opts: &Int8Op
     // 2. What TFLite fuses: activations and FC biases, when both nodes are int8.
     let mut fused = vec![false; nvalues];
     let mut fc_biases: Vec<(usize, ValueId)> = Vec::new();
+    let mut fused_adds: BTreeSet<usize> = BTreeSet::new();
     for (i, node) in g.nodes.iter().enumerate() {
         let (Some(kind), Some(&out)) = (kinds[i], node.outputs.first()) else { continue };
         let mut tail = out;
@@ -271,6 +272,7 @@ pub fn plan(g: &mut Graph, ranges: &BTreeMap<ValueId, (f32, f32)>, opts: &Int8Op
                 if kinds[add].is_some() {
                     fused[out.0 as usize] = true;
                     fc_biases.push((i, bias));
+                    fused_adds.insert(add);
                     tail = g.nodes[add].outputs[0];
                 }
             }
@@ -365,6 +367,8 @@ pub fn plan(g: &mut Graph, ranges: &BTreeMap<ValueId, (f32, f32)>, opts: &Int8Op
                     round_bias(g, b, s_in, &scales);
                 }
             }
+            // A bias add fused into FULLY_CONNECTED: its constant is the int32 bias.
+            Kind::Arith if fused_adds.contains(&i) => {}
             Kind::Arith | Kind::Same => {
                 for &v in &node.inputs {
                     let Some(t) = g.constant(v).filter(|t| t.dtype() == DType::F32) else { continue };

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod int8;
 mod numeric;
 mod reference;
 mod structure;
