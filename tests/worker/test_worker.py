@@ -252,7 +252,7 @@ def test_version_matches_the_cli(edgeport):
     assert res.returncode == 0
     assert res.stdout.split() == ["edgeport", v["version"]], (res.stdout, v)
     assert v["name"] == "edgeport" and v["api"] == "v1"
-    assert v["targets"] == ["tflite", "coreml"]
+    assert v["targets"] == ["tflite", "coreml", "onnx"]
     assert v["max_body_bytes"] == LIMIT
 
 
@@ -290,11 +290,22 @@ def test_openapi_covers_exactly_the_routes(openapi):
 def test_openapi_parameters_are_the_accepted_ones(openapi, dynamic_model):
     model = model_bytes("mlp_gelu")
     params = {p["name"]: p for p in openapi["paths"]["/v1/convert"]["post"]["parameters"]}
-    assert set(params) == {"to", "nhwc_io", "input_shape", "target", "precision", "quantize", "palettize", "name"}
+    assert set(params) == {
+        "to", "nhwc_io", "input_shape", "target", "precision", "quantize", "palettize",
+        "calibration_method", "keep_float", "interface", "fidelity", "name",
+    }
     for q in params["quantize"]["schema"]["enum"]:
-        r = request("POST", f"/v1/convert?to=coreml&quantize={q}", model, OCTET)
+        # every method has a target that takes it (int8 is full-integer: tflite and onnx)
+        to = "onnx" if q == "int8" else "coreml"
+        r = request("POST", f"/v1/convert?to={to}&quantize={q}", model, OCTET)
         assert r.status == 200, f"{q}: {r.describe()}"
-    assert params["to"]["schema"]["enum"] == ["tflite", "coreml"]
+    for m in params["calibration_method"]["schema"]["enum"]:
+        r = request("POST", f"/v1/convert?to=tflite&quantize=int8&calibration_method={m}", model, OCTET)
+        assert r.status == 200, f"{m}: {r.describe()}"
+    for i in params["interface"]["schema"]["enum"]:
+        r = request("POST", f"/v1/convert?to=tflite&quantize=int8&interface={i}", model, OCTET)
+        assert r.status == 200, f"{i}: {r.describe()}"
+    assert params["to"]["schema"]["enum"] == ["tflite", "coreml", "onnx"]
     for target in params["target"]["schema"]["enum"]:
         for precision in params["precision"]["schema"]["enum"]:
             r = request("POST", f"/v1/convert?to=coreml&target={target}&precision={precision}", model, OCTET)
@@ -818,3 +829,59 @@ def test_errors_carry_no_report(unsupported_model):
         r = request("POST", path, body, MULTIPART)
         assert r.status in (400, 422) and "edgeport-report" not in r.headers, r.describe()
         assert r.headers["content-type"] == "application/json"
+
+
+# full-integer int8 and ONNX over the API, with the fidelity report on request
+
+INT8_CASES = [
+    ("digits", "to=tflite&quantize=int8", ("--to", "tflite", "--quantize", "int8")),
+    ("mobilenetv2", "to=onnx&quantize=int8&calibration_method=percentile", ("--to", "onnx", "--quantize", "int8", "--calibration-method", "percentile")),
+    ("resnet", "to=onnx", ("--to", "onnx")),
+]
+
+
+@pytest.mark.parametrize("name, query, args", INT8_CASES, ids=[f"{n}-{q}" for n, q, _ in INT8_CASES])
+def test_int8_and_onnx_match_the_cli(name, query, args, cli):
+    model = FIXTURES / name / "model.onnx"
+    r = request("POST", f"/v1/convert?{query}", model.read_bytes(), OCTET)
+    assert r.status == 200, r.describe()
+    assert r.body == cli.convert(model, *args)
+    assert "fidelity" not in decode_report(r), "fidelity only on request"
+
+
+def test_int8_fidelity_in_the_multipart_report(cli):
+    model = FIXTURES / "digits" / "model.onnx"
+    r = request("POST", "/v1/convert?to=tflite&quantize=int8&keep_float=auto&fidelity=1", model.read_bytes(), MULTIPART)
+    assert r.status == 200, r.describe()
+    report_part, artifact_part = parse_multipart(r)
+    report = json.loads(report_part.get_payload(decode=True))
+    assert report == decode_report(r)
+    (fid,) = report["fidelity"]
+    assert fid["variant"] == "int8" and fid["inputs"] == "generated", fid
+    (logits,) = fid["outputs"]
+    assert logits["sqnr_db"] > 20 and logits["top1_agreement"] > 0.5, logits
+    assert fid["layers"] and all("sqnr_db" in l or "node" in l for l in fid["layers"])
+    want, _ = cli.report("convert", model, "--to", "tflite", "--quantize", "int8", "--keep-float", "auto")
+    # The worker (wasm) and the CLI (native) sum floats in different orders: the same report,
+    # numbers equal to about 1e-4 relative.
+    (cli_fid,) = want["fidelity"]
+    assert {k: v for k, v in fid.items() if k not in ("outputs", "layers")} == {
+        k: v for k, v in cli_fid.items() if k not in ("outputs", "layers")
+    }
+    assert [l["node"] for l in fid["layers"]] == [l["node"] for l in cli_fid["layers"]]
+    for a, b in zip(fid["layers"] + fid["outputs"], cli_fid["layers"] + cli_fid["outputs"]):
+        assert abs(a.get("sqnr_db", 0) - b.get("sqnr_db", 0)) < 1e-3, (a, b)
+    assert artifact_part.get_payload(decode=True) == cli.convert(model, "--to", "tflite", "--quantize", "int8", "--keep-float", "auto")
+
+
+def test_int8_bad_options_are_4xx():
+    data = (FIXTURES / "digits" / "model.onnx").read_bytes()
+    for q, status, code in [
+        ("to=tflite&quantize=int8&calibration_method=best", 400, "invalid_options"),
+        ("to=tflite&quantize=int8&keep_float=no_such_node", 400, "invalid_options"),
+        ("to=onnx&quantize=int8&interface=int8", 400, "invalid_options"),
+        ("to=coreml&quantize=int8", 422, "unsupported"),
+        ("to=tflite&calibration_method=mse", 400, "invalid_options"),
+    ]:
+        r = request("POST", f"/v1/convert?{q}", data, OCTET)
+        assert r.status == status and json.loads(r.body)["code"] == code, (q, r.describe())

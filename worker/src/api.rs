@@ -31,12 +31,25 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// Query parameters each POST route takes; anything else is refused, so typos do not pass silently.
 pub const INSPECT_PARAMS: &[&str] = &["input_shape"];
-pub const CONVERT_PARAMS: &[&str] = &["to", "nhwc_io", "input_shape", "target", "precision", "quantize", "palettize", "name"];
+pub const CONVERT_PARAMS: &[&str] = &[
+    "to",
+    "nhwc_io",
+    "input_shape",
+    "target",
+    "precision",
+    "quantize",
+    "palettize",
+    "calibration_method",
+    "keep_float",
+    "interface",
+    "fidelity",
+    "name",
+];
 pub const SIMULATE_PARAMS: &[&str] =
     &["profile", "unit", "precision", "weight_bits", "format", "budget", "placement", "input_shape", "name"];
 
 /// Output formats `/v1/convert?to=` accepts.
-pub const TARGETS: &[&str] = &["tflite", "coreml"];
+pub const TARGETS: &[&str] = &["tflite", "coreml", "onnx"];
 
 const JSON: &str = "application/json";
 
@@ -292,13 +305,19 @@ fn parse_query_with(route: Route, query: &str) -> Result<(ConvertOptions, BTreeM
         Some(to) => to.parse::<Target>()?,
     };
     if let Some(v) = single.get("nhwc_io") {
-        opts.nhwc_io = match v.as_str() {
-            "1" | "true" => true,
-            "0" | "false" => false,
-            other => {
-                return Err(EngineError::options(format!("nhwc_io must be 1, 0, true or false, not '{}'", clip(other))));
-            }
-        };
+        opts.nhwc_io = flag("nhwc_io", v)?;
+    }
+    if let Some(v) = single.get("fidelity") {
+        flag("fidelity", v)?;
+    }
+    if let Some(v) = single.get("calibration_method") {
+        opts.calibration_method = Some(v.parse::<edgeport_engine::CalibrationMethod>()?);
+    }
+    if let Some(v) = single.get("keep_float") {
+        opts.keep_float = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    }
+    if let Some(v) = single.get("interface") {
+        opts.interface = Some(v.parse::<edgeport_engine::Interface>()?);
     }
     if let Some(v) = single.get("target") {
         opts.coreml_target = Some(v.parse::<CoremlTarget>()?);
@@ -315,10 +334,21 @@ fn parse_query_with(route: Route, query: &str) -> Result<(ConvertOptions, BTreeM
     Ok((opts, single))
 }
 
-/// The query of `/v1/convert`: the options, and the model's name for the run report.
-pub fn parse_convert_query(query: &str) -> Result<(ConvertOptions, String), EngineError> {
+/// A boolean query parameter: 1, 0, true or false.
+fn flag(key: &str, v: &str) -> Result<bool, EngineError> {
+    match v {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        other => Err(EngineError::options(format!("{key} must be 1, 0, true or false, not '{}'", clip(other)))),
+    }
+}
+
+/// The query of `/v1/convert`: the options, the model's name for the run report, and whether
+/// the report should carry the variant's fidelity (`fidelity=1`).
+pub fn parse_convert_query(query: &str) -> Result<(ConvertOptions, String, bool), EngineError> {
     let (opts, single) = parse_query_with(Route::Convert, query)?;
-    Ok((opts, model_name(&single)))
+    let fidelity = single.get("fidelity").map(|v| flag("fidelity", v)).transpose()?.unwrap_or(false);
+    Ok((opts, model_name(&single), fidelity))
 }
 
 /// The `name` parameter (checked by [`parse_query_with`]), or the default.
@@ -442,7 +472,7 @@ where
                 Ok(d) => d,
                 Err(reply) => return reply,
             };
-            let (opts, name) = match parse_convert_query(&head.query) {
+            let (opts, name, fidelity) = match parse_convert_query(&head.query) {
                 Ok(o) => o,
                 Err(e) => return Reply::engine_error(&e),
             };
@@ -450,7 +480,7 @@ where
                 Ok(b) => b,
                 Err(reply) => return reply,
             };
-            convert(&model, &opts, &name, crate::report::wants_multipart(accept))
+            convert(&model, &opts, &name, fidelity, crate::report::wants_multipart(accept))
         }
         Route::Inspect => {
             let declared = match check_upload(head, limits) {
@@ -511,12 +541,15 @@ fn simulate(model: &[u8], convert: &ConvertOptions, opts: &SimulateOptions, name
 
 /// The artifact as the body, or with `multipart` the run report then the artifact; either way
 /// the run report's share-link payload in the `edgeport-report` header.
-fn convert(model: &[u8], opts: &ConvertOptions, name: &str, multipart: bool) -> Reply {
+fn convert(model: &[u8], opts: &ConvertOptions, name: &str, fidelity: bool, multipart: bool) -> Reply {
     let artifact = match edgeport_engine::convert(model, opts, &mut |_| {}) {
         Ok(a) => a,
         Err(e) => return Reply::engine_error(&e),
     };
-    let report = crate::report::of_conversion(name, model, opts, &artifact);
+    let mut report = crate::report::of_conversion(name, model, opts, &artifact);
+    if fidelity && let Err(e) = edgeport_engine::report::add_artifact_fidelity(&mut report, model, opts, None) {
+        return Reply::engine_error(&e);
+    }
     let report_json = if multipart {
         match serde_json::to_vec_pretty(&report) {
             Ok(json) => Some(json),

@@ -3,8 +3,9 @@
 //! playground link (`<playground>#r=<payload>`) without a second call; `/v1/convert` with
 //! `accept: multipart/mixed` also returns the report in full, next to the artifact.
 //!
-//! The worker records no fidelity: measuring it needs the CPU runtime, which the edge bundle
-//! leaves out to stay under its size budget (`report::add_conversion` runs nothing).
+//! With `fidelity=1` the report also carries the fidelity of a lossy variant (fp16, int8, int8
+//! weights, palettes, a Core ML fp16 program), measured on the CPU runtime on generated
+//! samples: per output errors, SQNR and agreement, and the SQNR of every layer.
 
 use edgeport_engine::report::{self, Report};
 use edgeport_engine::simulate::SimulationReport;
@@ -35,7 +36,7 @@ pub fn check_name(name: &str) -> Result<(), EngineError> {
     )))
 }
 
-/// The report of a conversion, without fidelity.
+/// The report of a conversion (fidelity is added by the caller when asked for).
 pub fn of_conversion(name: &str, model: &[u8], opts: &ConvertOptions, artifact: &Artifact) -> Report {
     let mut r = report::new(name, model);
     report::add_conversion(&mut r, opts, artifact);

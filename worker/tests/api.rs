@@ -270,12 +270,20 @@ fn query_parsing() {
     assert_eq!(o.precision, Some(edgeport_engine::Precision::Fp32));
 
     assert_eq!(api::parse_query(Convert, "to=tflite&nhwc_io=false").unwrap(), ConvertOptions::default());
+    let o = api::parse_query(Convert, "to=onnx&quantize=int8&calibration_method=mse&keep_float=a,%20b&fidelity=1").unwrap();
+    assert_eq!(o.target, edgeport_engine::Target::Onnx);
+    assert_eq!(o.quantize, Some(edgeport_engine::Quantize::Int8));
+    assert_eq!(o.calibration_method, Some(edgeport_engine::CalibrationMethod::Mse));
+    assert_eq!(o.keep_float, ["a", "b"]);
     assert_eq!(api::parse_query(Inspect, "").unwrap(), ConvertOptions::default());
 
     for bad in [
         "",
-        "to=onnx",
+        "to=pdf",
         "to=tflite&to=tflite",
+        "to=tflite&quantize=int8&calibration_method=best",
+        "to=tflite&quantize=int8&interface=int4",
+        "to=tflite&fidelity=maybe",
         "to=tflite&nhwc=1",
         "to=tflite&nhwc_io=yes",
         "to=tflite&input_shape=x",
