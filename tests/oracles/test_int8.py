@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oracle_lib import RESOLVERS, all_case_params, load_npz, read_tflite, run_tflite
+from oracle_lib import FIXTURES_DIR, RESOLVERS, all_case_params, load_npz, read_tflite, run_tflite
 
 CALIBRATION_SAMPLES = 12
 # where per-layer rounding differences compound (see above)
@@ -267,3 +267,27 @@ def test_int8_report_layers_and_keep_float(edgeport, case_loader, int8_tflite, t
     float_convs = [op for op in g.ops if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D") and g.tensor_types[op.inputs[0]] == "FLOAT32"]
     assert len(float_convs) == 1, len(float_convs)
     assert g.count("DEQUANTIZE") >= 2 and g.count("QUANTIZE") >= 2, g.histogram()
+
+
+def test_int8_calibration_from_npy(edgeport, tmp_path):
+    """A single-input model takes its calibration samples as one .npy array: the same model."""
+    d = FIXTURES_DIR / "digits"
+    npy = tmp_path / "calibration.npy"
+    np.save(npy, load_npz(d / "calibration.npz")["pixels"])
+    a, b = tmp_path / "a.tflite", tmp_path / "b.tflite"
+    edgeport.convert_ok(d / "model.onnx", a, "--quantize", "int8", "--calibration", d / "calibration.npz")
+    edgeport.convert_ok(d / "model.onnx", b, "--quantize", "int8", "--calibration", npy)
+    assert a.read_bytes() == b.read_bytes()
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["a", "b"], ["y"], name="add")],
+        "two_inputs",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 64]) for n in ("a", "b")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])],
+    )
+    two = tmp_path / "two.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), two)
+    res = edgeport.run("convert", two, "--to", "tflite", "--quantize", "int8", "--calibration", npy, "-o", tmp_path / "c.tflite")
+    assert res.returncode == 2 and "one array per input" in res.stderr, res.describe()

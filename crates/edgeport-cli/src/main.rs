@@ -92,8 +92,9 @@ enum Command {
 #[derive(clap::Args)]
 struct Int8Args {
     /// Representative inputs (.npz): one array per model input, samples along the first axis
-    /// ([N, ...input shape], or [N, ...] replacing a batch of 1).
-    #[arg(long, value_name = "FILE.npz")]
+    /// ([N, ...input shape], or [N, ...] replacing a batch of 1); a single-input model also
+    /// takes one .npy array.
+    #[arg(long, value_name = "FILE.npz|FILE.npy")]
     calibration: Option<PathBuf>,
     /// How activation ranges are chosen: minmax (default), percentile (99.99th) or mse.
     #[arg(long = "calibration-method", value_parser = ["minmax", "percentile", "mse"])]

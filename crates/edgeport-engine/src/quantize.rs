@@ -78,9 +78,21 @@ impl PartialEq for Calibration {
 impl Calibration {
     /// Reads an `.npz` of calibration data for a model with `inputs` (name, type): one array per
     /// input, holding the samples along a new leading axis (`[N] + shape`), or along the batch
-    /// axis when the input's batch is 1 (`[N] + shape[1..]`).
+    /// axis when the input's batch is 1 (`[N] + shape[1..]`). A single-input model also takes
+    /// one `.npy` array.
     pub fn from_npz(bytes: &[u8], inputs: &[(String, TensorType)]) -> Result<Calibration, EngineError> {
-        let arrays = crate::npz::read_npz(bytes)?;
+        let arrays = if bytes.starts_with(b"\x93NUMPY") {
+            // One .npy array: the samples of a model's only input.
+            let [(name, _)] = inputs else {
+                return Err(EngineError::options(format!(
+                    "a .npy holds one array, but the model has {} inputs: give an .npz with one array per input",
+                    inputs.len()
+                )));
+            };
+            BTreeMap::from([(name.clone(), crate::npz::read_npy(name, bytes)?)])
+        } else {
+            crate::npz::read_npz(bytes)?
+        };
         if let Some(extra) = arrays.keys().find(|k| !inputs.iter().any(|(n, _)| n == *k)) {
             let names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
             return Err(EngineError::options(format!(

@@ -394,6 +394,16 @@ impl ModelBuilder {
         self.constant(name, &t)
     }
 
+    /// The per-tensor int8 parameters of an int8 tensor created by this builder.
+    pub(crate) fn int8_params(&self, t: i32) -> Option<QuantParams> {
+        let def = self.tensors.get(usize::try_from(t).ok()?)?;
+        let q = def.quant.as_ref().filter(|_| def.dtype == tflite::TensorType::INT8)?;
+        match (q.scales.as_slice(), q.zero_points.as_slice()) {
+            ([scale], [zp]) => Some(QuantParams { scale: *scale, zero_point: i8::try_from(*zp).ok()? }),
+            _ => None,
+        }
+    }
+
     /// Element type and shape of a tensor created by this builder.
     pub(crate) fn tensor_info(&self, t: i32) -> Option<(tflite::TensorType, &[i32])> {
         let def = self.tensors.get(usize::try_from(t).ok()?)?;

@@ -113,9 +113,11 @@ fn classify(g: &Graph, node: &Node) -> Result<Kind, String> {
                 p.pads == [t, l, b, r]
             };
             match p.kind {
-                PoolKind::Max if p.pads == [0; 4] || same => Ok(Kind::Same),
-                PoolKind::Avg if p.pads == [0; 4] || (same && !p.count_include_pad) => Ok(Kind::Same),
-                _ => float("pooling with explicit padding stays float"),
+                // explicit pads: PADV2 with the grid's lowest step, then VALID pooling
+                PoolKind::Max => Ok(Kind::Same),
+                // explicit pads counted in the divisor: PAD with the zero point
+                PoolKind::Avg if p.pads == [0; 4] || (same && !p.count_include_pad) || p.count_include_pad => Ok(Kind::Same),
+                _ => float("average pooling that leaves padding out of partial windows stays float"),
             }
         }
         Op::Reduce(r) if r.kind == ReduceKind::Mean => Ok(Kind::Requant),

@@ -46,8 +46,18 @@ pub(crate) fn emit(
             );
         }
         PadKind::Constant(v) => {
-            let value = Tensor::scalar_f32(v).cast(dtype);
-            let value_t = b.constant(&format!("{name}/constant_values"), &value)?;
+            let value_t = match b.int8_params(x) {
+                // An int8 input pads with an int8 value on its own grid (a value below the grid,
+                // as max pooling's -FLT_MAX, becomes its lowest step).
+                Some(q) => {
+                    let step = if v <= q.range().0 { -128 } else { q.quantize(v) };
+                    b.const_int8(&format!("{name}/constant_values"), &[], &[step], q.into())?
+                }
+                None => {
+                    let value = Tensor::scalar_f32(v).cast(dtype);
+                    b.constant(&format!("{name}/constant_values"), &value)?
+                }
+            };
             let options = empty_options(&mut b.fbb, tflite::BuiltinOptions::PadV2Options);
             b.op(
                 tflite::BuiltinOperator::PADV2,
