@@ -89,7 +89,8 @@ fn peers_venv(env: &Env) -> PathBuf {
     env.tools.join("peers-venv")
 }
 
-fn ensure_peers(env: &Env) -> Result<PathBuf> {
+/// The onnx2tf executable of the peers venv (installed if missing).
+pub(crate) fn ensure_peers(env: &Env) -> Result<PathBuf> {
     let dir = peers_venv(env);
     let req = env.scratch("peer-requirements.txt");
     fs::create_dir_all(req.parent().context("scratch dir")?)?;

@@ -21,6 +21,10 @@ pub struct QuantArgs {
     /// Timed quantization runs per tool (median).
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// Also quantize with onnx2tf -oiqt (its own venv, installed if missing; tens of seconds
+    /// per model).
+    #[arg(long)]
+    pub with_onnx2tf: bool,
     /// Print the table without touching BENCHMARKS.md.
     #[arg(long)]
     pub no_write: bool,
@@ -38,15 +42,20 @@ pub fn bench(env: &Env, args: &QuantArgs) -> Result<()> {
     fs::write(&script, PEER_SCRIPT)?;
     let mut cmd = std::process::Command::new(env.venv_python());
     cmd.arg(&script).arg(env.cli_bin()).arg(&env.repo).arg(&work).arg(args.runs.to_string());
+    if args.with_onnx2tf {
+        cmd.arg(crate::bench::ensure_peers(env)?);
+    }
     let table = stdout_of(&mut cmd)?;
-    let command = format!("cargo xtask bench quant --runs {}", args.runs);
+    let command = format!("cargo xtask bench quant --runs {}{}", args.runs, if args.with_onnx2tf { " --with-onnx2tf" } else { "" });
     let section = format!(
         "{BEGIN}\n## Full-integer int8 against onnxruntime quantize_static\n\n\
          `{command}`, {}. Same calibration samples for every tool (digits: 100 training images; \
          PP-OCR cls: 64 rendered lines); accuracy on the evaluation sets of the accuracy test \
          (`tests/oracles/test_accuracy.py`). edgeport's time is the whole `convert` process \
          (import, calibration on its CPU runtime, export); onnxruntime's the `quantize_static` call \
-         (QDQ, per-channel int8 weights, int8 activations, MinMax). Median of {} runs.\n\n{}\n{END}\n",
+         (QDQ, per-channel int8 weights, int8 activations, MinMax); onnx2tf's the whole `onnx2tf -oiqt` \
+         process with the samples as `-cind` (it writes every variant; the table runs its \
+         `*_integer_quant.tflite`, int8 inside a float32 interface, like edgeport's). Median of {} runs.\n\n{}\n{END}\n",
         machine_facts(env),
         args.runs,
         table.trim_end()

@@ -1,13 +1,16 @@
 """`cargo xtask bench quant`: edgeport's full-integer int8 against onnxruntime's quantize_static.
 
-Usage: python bench_quant_peer.py CLI REPO WORK RUNS
+Usage: python bench_quant_peer.py CLI REPO WORK RUNS [ONNX2TF]
 
 For each model with labelled data (digits; PP-OCR cls on rendered text), with the same
 calibration samples for every tool:
 - edgeport: `convert --quantize int8 --calibration` to TFLite (run in LiteRT) and to ONNX QDQ
   (run in onnxruntime);
 - onnxruntime.quantization.quantize_static: QDQ, per-channel int8 weights, int8 activations,
-  MinMax calibration (its defaults otherwise), run in onnxruntime.
+  MinMax calibration (its defaults otherwise), run in onnxruntime;
+- with ONNX2TF (the onnx2tf executable of its own venv): `onnx2tf -oiqt` with the samples as
+  `-cind` (NHWC for image inputs, mean 0 and std 1: they are normalized already); its
+  `model_integer_quant.tflite` (int8 inside a float32 interface) runs in LiteRT.
 Reports top-1 accuracy on the evaluation set, agreement of top-1 with the float model, the
 artifact size and the quantization wall time (median of RUNS, whole process for edgeport,
 the quantize_static call for onnxruntime). Prints a markdown table.
@@ -15,6 +18,8 @@ the quantize_static call for onnxruntime). Prints a markdown table.
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -82,6 +87,7 @@ def ort_quantize(model, out, name, calib):
 
 def main():
     cli, repo, work, runs = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+    onnx2tf = sys.argv[5] if len(sys.argv) > 5 else None
     sys.path.insert(0, str(repo / "tests" / "fixtures"))
     models = []
     d = repo / "tests" / "fixtures" / "digits"
@@ -104,6 +110,7 @@ def main():
         print(f"note: PP-OCR cls left out: {e}", file=sys.stderr)
 
     rows = []
+    failed = []
     for label, model, name, x, y, calib_path, extra in models:
         calib = np.load(calib_path)[name]
         calib = calib.reshape((-1, 1, *calib.shape[1:])) if x.ndim > 2 else calib
@@ -121,6 +128,38 @@ def main():
             ("edgeport int8 ONNX QDQ (onnxruntime)", run_ort(ours_o, name, x), ours_o, None),
             ("onnxruntime quantize_static QDQ (onnxruntime)", run_ort(peer, name, x), peer, t_peer),
         ]
+        if onnx2tf:
+            image = x.ndim == 5
+            cal = calib.reshape((-1, *calib.shape[2:])) if image else calib
+            npy = work / "onnx2tf_calibration.npy"
+            np.save(npy, cal.transpose(0, 2, 3, 1) if image else cal)
+            out_dir = work / "onnx2tf"
+            # onnx2tf rewrites its input file (onnxsim in place): it gets a copy
+            copy = work / "onnx2tf_input.onnx"
+            shutil.copyfile(model, copy)
+            cmd = [onnx2tf, "-i", str(copy), "-o", str(out_dir), "-oiqt", "-cind", name, str(npy), "0", "1"]
+            # onnx2tf downloads this file for its own output check unless it is in the working
+            # directory; nothing may be downloaded, so a local one of the same shape stands in.
+            sample = work / "calibration_image_sample_data_20x128x128x3_float32.npy"
+            if not sample.is_file():
+                np.save(sample, np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
+            if extra:
+                cmd += ["-ois", extra[1].replace("=", ":")]
+            env = dict(os.environ, PATH=f"{Path(onnx2tf).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+            def convert():
+                shutil.rmtree(out_dir, ignore_errors=True)
+                return subprocess.run(cmd, capture_output=True, text=True, cwd=work, env=env)
+
+            probe = convert()
+            o2t = out_dir / f"{copy.stem}_integer_quant.tflite"
+            if probe.returncode == 0 and o2t.is_file():
+                t_o2t = timed(convert, runs)
+                xin = x.transpose(0, 1, 3, 4, 2) if image else x
+                results.append(("onnx2tf -oiqt TFLite (LiteRT)", run_litert(o2t, xin), o2t, t_o2t))
+            else:
+                lines = [l for l in (probe.stdout + probe.stderr).splitlines() if "Error" in l or "ERROR" in l]
+                failed.append((label, lines[-1].strip() if lines else f"exit {probe.returncode}"))
         rows.append((label, "float (onnxruntime)", float_acc, 1.0, model.stat().st_size, None))
         for what, out, path, t in results:
             out = out.reshape(ref.shape)
@@ -131,6 +170,8 @@ def main():
     for label, what, acc, agree, size, t in rows:
         ts = "" if t is None else f"{t * 1000:.0f} ms"
         print(f"| {label} | {what} | {acc * 100:.2f} % | {agree * 100:.1f} % | {size / 1024:.1f} KiB | {ts} |")
+    for label, why in failed:
+        print(f"\nonnx2tf -oiqt failed on {label}: `{why[:200]}`")
     print(f"\nversions: onnxruntime {ort.__version__}, numpy {np.__version__}")
 
 
