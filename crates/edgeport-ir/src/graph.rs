@@ -227,11 +227,11 @@ impl Graph {
         let mut keep = vec![false; self.nodes.len()];
         let mut work: Vec<ValueId> = self.outputs.clone();
         while let Some(v) = work.pop() {
-            if let Some(n) = producers[v.0 as usize] {
-                if !keep[n] {
-                    keep[n] = true;
-                    work.extend_from_slice(&self.nodes[n].inputs);
-                }
+            if let Some(n) = producers[v.0 as usize]
+                && !keep[n]
+            {
+                keep[n] = true;
+                work.extend_from_slice(&self.nodes[n].inputs);
             }
         }
         let mut k = keep.into_iter();

@@ -65,7 +65,8 @@ impl Calibrator {
             return;
         }
         let Some(s) = self.stats.get_mut(&v) else { return };
-        if !(s.min < s.max) {
+        // min and max are never NaN (only finite values are seen)
+        if s.min >= s.max {
             return;
         }
         if s.hist.is_empty() {

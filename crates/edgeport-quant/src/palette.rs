@@ -110,7 +110,7 @@ fn kmeans(sorted: &[f32], k: usize) -> Vec<f32> {
     for &x in sorted {
         prefix.push(prefix[prefix.len() - 1] + f64::from(x));
     }
-    let mut rng: u64 = 0x5EED_0F_ED6E_9087;
+    let mut rng: u64 = 0x005E_ED0F_ED6E_9087;
     let mut next = || {
         rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (rng >> 11) as f64 / (1u64 << 53) as f64

@@ -68,10 +68,10 @@ impl Conv {
                 format!("{c} input channels do not match weight {:?} with group {}", wt.shape, self.group),
             ));
         }
-        if let Some(b) = inputs.get(2) {
-            if b.shape != [o] {
-                return Err(shape_err(OP, format!("bias must have shape [{o}], got {:?}", b.shape)));
-            }
+        if let Some(b) = inputs.get(2)
+            && b.shape != [o]
+        {
+            return Err(shape_err(OP, format!("bias must have shape [{o}], got {:?}", b.shape)));
         }
         let [pt, pl, pb, pr] = self.pads;
         let oh = conv_out_dim(h, kh, self.strides[0], self.dilations[0], pt + pb);
@@ -97,10 +97,10 @@ impl ConvTranspose {
             ));
         }
         let o = wt.shape[1] * self.group;
-        if let Some(b) = inputs.get(2) {
-            if b.shape != [o] {
-                return Err(shape_err(OP, format!("bias must have shape [{o}], got {:?}", b.shape)));
-            }
+        if let Some(b) = inputs.get(2)
+            && b.shape != [o]
+        {
+            return Err(shape_err(OP, format!("bias must have shape [{o}], got {:?}", b.shape)));
         }
         let dim = |input: usize, k: usize, axis: usize| -> Option<usize> {
             let full = self.strides[axis]
