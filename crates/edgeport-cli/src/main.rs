@@ -200,6 +200,20 @@ fn read_model(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| Failure::Io(format!("cannot read '{}': {e}", path.display())))
 }
 
+/// `--calibration FILE`: the samples for `model` imported with `input_shapes`.
+fn read_calibration(
+    path: &Path,
+    model: &[u8],
+    input_shapes: &BTreeMap<String, Vec<usize>>,
+) -> Result<edgeport_engine::Calibration, Failure> {
+    Ok(edgeport_engine::Calibration::for_model(model, input_shapes, &read_model(path)?)?)
+}
+
+/// `--keep-float A,B`: the names, trimmed, empty ones dropped.
+fn node_names(list: &[String]) -> Vec<String> {
+    list.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
 fn options(args: &ModelArgs, target: Target, nhwc_io: bool) -> ConvertOptions {
     let input_shapes: BTreeMap<String, Vec<usize>> = args.input_shapes.iter().cloned().collect();
     ConvertOptions { target, nhwc_io, input_shapes, ..ConvertOptions::default() }
@@ -238,7 +252,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             opts.quantize = quantize.as_deref().map(str::parse).transpose()?;
             opts.palettize = palettize.as_deref().map(str::parse).transpose()?;
             opts.calibration_method = int8.calibration_method.as_deref().map(str::parse).transpose()?;
-            opts.keep_float = int8.keep_float.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+            opts.keep_float = node_names(&int8.keep_float);
             opts.interface = int8.interface.as_deref().map(str::parse).transpose()?;
             let bytes = read_model(&model.model)?;
             let calibration = match &int8.calibration {
@@ -246,8 +260,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     if opts.quantize != Some(edgeport_engine::Quantize::Int8) {
                         return Err(EngineError::options("--calibration applies to --quantize int8 only").into());
                     }
-                    let npz = std::fs::read(path).map_err(|e| Failure::Io(format!("cannot read '{}': {e}", path.display())))?;
-                    Some(edgeport_engine::Calibration::for_model(&bytes, &opts.input_shapes, &npz)?)
+                    Some(read_calibration(path, &bytes, &opts.input_shapes)?)
                 }
                 None => None,
             };

@@ -51,16 +51,13 @@ impl RuntimeArgs {
     fn options(&self, model: &[u8]) -> Result<RunOptions, Failure> {
         let input_shapes: BTreeMap<String, Vec<usize>> = self.input_shapes.iter().cloned().collect();
         let calibration = match &self.calibration {
-            Some(path) => {
-                let npz = std::fs::read(path).map_err(|e| Failure::Io(format!("cannot read '{}': {e}", path.display())))?;
-                Some(edgeport_engine::Calibration::for_model(model, &input_shapes, &npz)?)
-            }
+            Some(path) => Some(crate::read_calibration(path, model, &input_shapes)?),
             None => None,
         };
         Ok(RunOptions {
             calibration,
             calibration_method: self.calibration_method.as_deref().map(str::parse).transpose()?,
-            keep_float: self.keep_float.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            keep_float: crate::node_names(&self.keep_float),
             backend: self.backend.parse::<Backend>()?,
             variant: self.variant.parse::<Variant>()?,
             input_shapes: self.input_shapes.iter().cloned().collect(),

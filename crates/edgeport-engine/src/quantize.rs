@@ -221,12 +221,7 @@ pub fn plan_int8(graph: &mut Graph, setup: &Int8Setup) -> Result<edgeport_tflite
     let mut calibrator = edgeport_quant::calibrate::Calibrator::new(setup.method.method());
     for pass in 0..calibrator.passes() {
         for sample in samples {
-            let ordered = ports
-                .iter()
-                .map(|(name, _)| {
-                    sample.get(name).cloned().ok_or_else(|| EngineError::options(format!("calibration sample lacks input '{name}'")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let ordered = crate::runtime::in_port_order(ports.iter().map(|(name, _)| name.as_str()), sample)?;
             session.run_observed(&ordered, &mut |v, data| calibrator.observe(pass, v, data))?;
         }
     }

@@ -155,19 +155,27 @@ pub async fn load_async(model: &[u8], options: &RunOptions) -> Result<Runner, En
 
 /// Loads `model`, returning also how long building the executor took by `clock` (ms).
 async fn load_timed(model: &[u8], options: &RunOptions, clock: &dyn Fn() -> f64) -> Result<(Runner, f64), EngineError> {
-    let (graph, f16_nodes) = prepare(model, options)?;
+    let prepared = prepare(model, options)?;
+    runner_of(model, options, &prepared, clock).await
+}
+
+/// A runner of an already prepared graph, and how long building its executor took (ms).
+async fn runner_of(
+    model: &[u8],
+    options: &RunOptions,
+    prepared: &Prepared,
+    clock: &dyn Fn() -> f64,
+) -> Result<(Runner, f64), EngineError> {
+    let graph = &prepared.graph;
     let t0 = clock();
     let f16_weights = options.variant != Variant::Fp32;
-    let int8 = options.quantize == Some(crate::Quantize::Int8);
-    let exec = crate::exec::Exec::create(&graph, options.backend, options.threads.max(1), f16_nodes, f16_weights, int8).await?;
+    let int8 = prepared.int8.is_some();
+    let exec =
+        crate::exec::Exec::create(graph, options.backend, options.threads.max(1), prepared.f16_nodes.clone(), f16_weights, int8)
+            .await?;
     let executor_ms = clock() - t0;
     let model_name = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
     Ok((Runner { exec, model_name, model_sha256: sha256_hex(model) }, executor_ms))
-}
-
-/// The graph a variant runs, and which nodes store float16 intermediates.
-fn prepare(model: &[u8], options: &RunOptions) -> Result<(Graph, Option<Vec<bool>>), EngineError> {
-    prepare_planned(model, options).map(|p| (p.graph, p.f16_nodes))
 }
 
 /// A variant's graph, ready for a session.
@@ -186,7 +194,9 @@ impl Prepared {
     }
 }
 
-pub(crate) fn prepare_planned(model: &[u8], options: &RunOptions) -> Result<Prepared, EngineError> {
+/// The graph a variant runs: imported, optimized, with its weights as stored and, for int8, the
+/// calibrated plan.
+pub(crate) fn prepare(model: &[u8], options: &RunOptions) -> Result<Prepared, EngineError> {
     let mut int8 = None;
     let import_opts = edgeport_onnx::ImportOptions { input_shapes: options.input_shapes.clone() };
     let imported = edgeport_onnx::import(model, &import_opts)?;
@@ -238,10 +248,7 @@ pub(crate) fn value_noise(
     let names: Vec<String> = vs.inputs().iter().map(|p| p.name.clone()).collect();
     let mut energy: BTreeMap<ValueId, (f64, f64)> = BTreeMap::new();
     for sample in samples {
-        let ordered = names
-            .iter()
-            .map(|n| sample.get(n).cloned().ok_or_else(|| EngineError::options(format!("sample lacks input '{n}'"))))
-            .collect::<Result<Vec<_>, _>>()?;
+        let ordered = in_port_order(names.iter().map(String::as_str), sample)?;
         let mut seen: BTreeMap<ValueId, Vec<f32>> = BTreeMap::new();
         vs.run_observed(&ordered, &mut |v, data| {
             seen.insert(v, data.to_vec());
@@ -259,6 +266,14 @@ pub(crate) fn value_noise(
         })?;
     }
     Ok(energy)
+}
+
+/// A sample's tensors in the order of a session's input ports `names`.
+pub(crate) fn in_port_order<'a>(
+    names: impl Iterator<Item = &'a str>,
+    sample: &BTreeMap<String, Tensor>,
+) -> Result<Vec<Tensor>, EngineError> {
+    names.map(|n| sample.get(n).cloned().ok_or_else(|| EngineError::options(format!("sample lacks input '{n}'")))).collect()
 }
 
 /// SQNR in dB of (signal, noise) energies; `None` when there is no noise.
@@ -471,7 +486,10 @@ pub fn fidelity(
 ) -> Result<edgeport_report::Fidelity, EngineError> {
     // The float32 original: no variant rounding and no weight compression.
     let original = RunOptions { variant: Variant::Fp32, fp32_ops: None, quantize: None, palettize: None, ..options.clone() };
-    let mut runner = load(model, &original)?;
+    // Each graph is prepared once (an int8 plan calibrates): its runner gives the outputs, and
+    // on the cpu its observed runs give the layer table.
+    let float = prepare(model, &original)?;
+    let mut runner = crate::exec::block_on(runner_of(model, &original, &float, &|| 0.0))??.0;
     let generated: Vec<_>;
     let samples = match inputs {
         Some(given) => given,
@@ -481,8 +499,9 @@ pub fn fidelity(
         }
     };
     let reference = samples.iter().map(|s| runner.run(s).map(|o| o.outputs)).collect::<Result<Vec<_>, _>>()?;
-    if options.is_lossy() {
-        runner = load(model, options)?;
+    let planned = if options.is_lossy() { Some(prepare(model, options)?) } else { None };
+    if let Some(p) = &planned {
+        runner = crate::exec::block_on(runner_of(model, options, p, &|| 0.0))??.0;
     }
     let got = samples.iter().map(|s| runner.run(s).map(|o| o.outputs)).collect::<Result<Vec<_>, _>>()?;
     let compression: Vec<String> =
@@ -502,9 +521,7 @@ pub fn fidelity(
         (format!("{c}+{}", options.variant.name()), format!("{}; {c} weights", options.variant.method()))
     };
     let (mut layers, mut kept_float) = (Vec::new(), Vec::new());
-    if options.is_lossy() && options.backend == Backend::Cpu {
-        let float = prepare_planned(model, &original)?;
-        let planned = prepare_planned(model, options)?;
+    if let Some(planned) = planned.filter(|_| options.backend == Backend::Cpu) {
         layers = layer_table(&planned, &value_noise(&float, &planned, samples)?);
         if let Some(plan) = &planned.int8 {
             kept_float = plan

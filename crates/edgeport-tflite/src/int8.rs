@@ -19,6 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use edgeport_ir::ops::{BinaryOp, PadMode, PoolKind, ReduceKind, UnaryOp};
 use edgeport_ir::{DType, Graph, Layout, Node, Op, QuantParams, Tensor, ValueId};
 
+use crate::legalize::{fused_activation, is_fc_bias, same_pads};
+
 /// Caller choices for [`plan`].
 #[derive(Debug, Clone, Default)]
 pub struct Int8Options {
@@ -98,7 +100,8 @@ fn classify(g: &Graph, node: &Node) -> Result<Kind, String> {
         Op::Unary(UnaryOp::Sigmoid) => Ok(Kind::Fixed(SIGMOID_OUT)),
         Op::Unary(UnaryOp::Tanh) => Ok(Kind::Fixed(TANH_OUT)),
         Op::Unary(_) => float("no int8 kernel for this op"),
-        Op::Clip { min, max } if fused_clip(*min, *max) => Ok(Kind::Requant),
+        // the clips TFLite fuses, or lowers alone to RELU / RELU6 / RELU_N1_TO_1
+        op @ Op::Clip { .. } if fused_activation(op).is_some() => Ok(Kind::Requant),
         Op::Clip { .. } => float("a general Clip lowers to MAXIMUM/MINIMUM with float bounds"),
         Op::LeakyRelu { .. } => Ok(Kind::Requant),
         Op::Pool(p) => {
@@ -108,8 +111,8 @@ fn classify(g: &Graph, node: &Node) -> Result<Kind, String> {
             }
             let (h, w) = if p.layout == Layout::Nchw { (xs[2], xs[3]) } else { (xs[1], xs[2]) };
             let same = {
-                let (t, b) = same_pads(h, p.kernel[0], p.strides[0]);
-                let (l, r) = same_pads(w, p.kernel[1], p.strides[1]);
+                let (t, b) = same_pads(h, p.kernel[0], p.strides[0], 1);
+                let (l, r) = same_pads(w, p.kernel[1], p.strides[1], 1);
                 p.pads == [t, l, b, r]
             };
             match p.kind {
@@ -141,27 +144,6 @@ fn classify(g: &Graph, node: &Node) -> Result<Kind, String> {
     }
 }
 
-/// Clips TFLite fuses or lowers to RELU / RELU6 / RELU_N1_TO_1.
-fn fused_clip(min: f32, max: f32) -> bool {
-    (min == 0.0 && (max == 6.0 || max == f32::INFINITY)) || (min == -1.0 && max == 1.0)
-}
-
-/// An activation TFLite folds into the producing CONV_2D / FULLY_CONNECTED / ADD / SUB / MUL.
-fn fusable_activation(op: &Op) -> bool {
-    match op {
-        Op::Unary(UnaryOp::Relu) => true,
-        Op::Clip { min, max } => fused_clip(*min, *max),
-        _ => false,
-    }
-}
-
-fn same_pads(input: usize, kernel: usize, stride: usize) -> (usize, usize) {
-    let stride = stride.max(1);
-    let out = input.div_ceil(stride);
-    let total = ((out.saturating_sub(1)) * stride + kernel).saturating_sub(input);
-    (total / 2, total - total / 2)
-}
-
 fn is_f32_activation(g: &Graph, v: ValueId) -> bool {
     !g.is_const(v) && g.ty(v).dtype == DType::F32
 }
@@ -180,13 +162,7 @@ fn fc_bias(g: &Graph, consumers: &[Vec<usize>], outputs: &BTreeSet<ValueId>, mat
         return None;
     }
     let other = if *a == out { *b } else { *a };
-    let t = g.constant(other)?;
-    let bias_like = t.dtype() == DType::F32
-        && t.len() == n
-        && t.shape().last() == Some(&n)
-        && t.shape().iter().rev().skip(1).all(|&d| d == 1)
-        && t.shape().len() <= g.ty(out).rank();
-    bias_like.then_some((*c, other))
+    is_fc_bias(g.constant(other)?, n, g.ty(out).rank()).then_some((*c, other))
 }
 
 struct UnionFind(Vec<usize>);
@@ -284,7 +260,7 @@ pub fn plan(g: &mut Graph, ranges: &BTreeMap<ValueId, (f32, f32)>, opts: &Int8Op
             && !graph_outputs.contains(&tail)
             && let [c] = consumers[tail.0 as usize].as_slice()
             && kinds[*c].is_some()
-            && fusable_activation(&g.nodes[*c].op)
+            && fused_activation(&g.nodes[*c].op).is_some()
         {
             fused[tail.0 as usize] = true;
         }
@@ -431,32 +407,5 @@ fn round_bias(g: &mut Graph, b: ValueId, s_in: f32, scales: &[f32]) {
         .collect();
     if let Ok(t) = Tensor::from_f32(t.shape().to_vec(), vals) {
         g.set_const(b, t);
-    }
-}
-
-/// After the layout pass: the transposes and reshapes it added move int8 values unchanged, so
-/// they take the parameters of what they move (both ways) and run in int8.
-pub fn propagate(g: &mut Graph) {
-    loop {
-        let mut changed = false;
-        for i in 0..g.nodes.len() {
-            let node = &g.nodes[i];
-            let (Op::Transpose { .. } | Op::Reshape { .. }, [x], [y]) = (&node.op, node.inputs.as_slice(), node.outputs.as_slice())
-            else {
-                continue;
-            };
-            let (x, y) = (*x, *y);
-            match (g.value(x).quant, g.value(y).quant) {
-                (Some(q), None) => g.set_quant(y, Some(q)),
-                (None, Some(q)) if !g.is_const(x) => g.set_quant(x, Some(q)),
-                (Some(_), Some(_)) if !g.nodes[i].int8 => {}
-                _ => continue,
-            }
-            g.nodes[i].int8 = true;
-            changed = true;
-        }
-        if !changed {
-            break;
-        }
     }
 }

@@ -258,8 +258,30 @@ fn check_preconditions(g: &Graph) -> Result<(), TfliteError> {
     Ok(())
 }
 
+/// The `fused_activation_function` an activation node becomes when a CONV_2D, FULLY_CONNECTED
+/// or ADD/SUB/MUL producing its input absorbs it.
+pub(crate) fn fused_activation(op: &Op) -> Option<Act> {
+    match *op {
+        Op::Unary(UnaryOp::Relu) => Some(Act::Relu),
+        Op::Clip { min, max } if min == 0.0 && max == 6.0 => Some(Act::Relu6),
+        Op::Clip { min, max } if min == -1.0 && max == 1.0 => Some(Act::ReluN1To1),
+        Op::Clip { min, max } if min == 0.0 && max == f32::INFINITY => Some(Act::Relu),
+        _ => None,
+    }
+}
+
+/// Whether constant `t` can be the bias of a FULLY_CONNECTED with `n` outputs whose product has
+/// rank `out_rank`: float32, `n` values along the last axis, ones before it.
+pub(crate) fn is_fc_bias(t: &Tensor, n: usize, out_rank: usize) -> bool {
+    t.dtype() == DType::F32
+        && t.len() == n
+        && t.shape().last() == Some(&n)
+        && t.shape().iter().rev().skip(1).all(|&d| d == 1)
+        && t.shape().len() <= out_rank
+}
+
 /// TF "SAME" padding (before, after) for one spatial axis.
-fn same_pads(input: usize, kernel: usize, stride: usize, dilation: usize) -> (usize, usize) {
+pub(crate) fn same_pads(input: usize, kernel: usize, stride: usize, dilation: usize) -> (usize, usize) {
     let stride = stride.max(1);
     let out = input.div_ceil(stride);
     let eff = kernel.saturating_sub(1) * dilation + 1;
@@ -365,7 +387,8 @@ impl<'g> Lower<'g, '_> {
         }
     }
 
-    /// An int8 node must find int8 parameters on every float activation it reads or writes.
+    /// An int8 node must find int8 parameters on every float activation it reads (its outputs may
+    /// be fused values, which have none).
     fn check_int8(&self, node: &Node) -> Result<(), String> {
         if !node.int8 {
             return Ok(());
@@ -445,12 +468,8 @@ impl<'g> Lower<'g, '_> {
         if c.int8 != self.int8 {
             return (Act::None, v);
         }
-        let act = match c.op {
-            Op::Unary(UnaryOp::Relu) => Act::Relu,
-            Op::Clip { min, max } if min == 0.0 && max == 6.0 => Act::Relu6,
-            Op::Clip { min, max } if min == -1.0 && max == 1.0 => Act::ReluN1To1,
-            Op::Clip { min, max } if min == 0.0 && max == f32::INFINITY => Act::Relu,
-            _ => return (Act::None, v),
+        let Some(act) = fused_activation(&c.op) else {
+            return (Act::None, v);
         };
         match c.outputs.first() {
             Some(&out) => {
@@ -1401,13 +1420,7 @@ impl<'g> Lower<'g, '_> {
             && i0 != i1
         {
             let other = if *i0 == out { *i1 } else { *i0 };
-            let bias_like = self.constant(other).filter(|t| {
-                t.dtype() == DType::F32
-                    && t.len() == n
-                    && t.shape().last() == Some(&n)
-                    && t.shape().iter().rev().skip(1).all(|&d| d == 1)
-                    && t.shape().len() <= self.shape(out).len()
-            });
+            let bias_like = self.constant(other).filter(|t| is_fc_bias(t, n, self.shape(out).len()));
             if let Some(bc) = bias_like.filter(|_| c.int8 == self.int8) {
                 self.pending.push(ci);
                 bias = Some(match &w_scales {
