@@ -368,6 +368,7 @@ def test_convert_coreml_matches_the_cli(name, cli):
     "query, args, media, suffix",
     [
         ("to=tflite&quantize=fp16", ("--to", "tflite", "--quantize", "fp16"), "application/vnd.tflite", ".tflite"),
+        ("to=tflite&quantize=int8-weights", ("--to", "tflite", "--quantize", "int8-weights"), "application/vnd.tflite", ".tflite"),
         ("to=coreml&quantize=int8-weights", ("--to", "coreml", "--quantize", "int8-weights"), "application/zip", ".mlpackage.zip"),
         ("to=coreml&target=ios18&quantize=int8-weights", ("--to", "coreml", "--target", "ios18", "--quantize", "int8-weights"), "application/zip", ".mlpackage.zip"),
         ("to=coreml&palettize=4", ("--to", "coreml", "--palettize", "4"), "application/zip", ".mlpackage.zip"),
@@ -390,7 +391,6 @@ def test_compressed_variants_match_the_cli(query, args, media, suffix, cli):
         ("to=coreml&palettize=4%3Amedian", 400, "median"),
         ("to=tflite&palettize=4", 400, "TFLite"),
         ("to=coreml&target=ios15&quantize=int8-weights", 400, "iOS16"),
-        ("to=tflite&quantize=int8-weights", 422, "tflite"),
         ("to=tflite&quantize=int4", 400, "int4"),
     ],
 )

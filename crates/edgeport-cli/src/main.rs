@@ -64,7 +64,8 @@ enum Command {
         /// Quantize: fp16 stores TFLite weights as float16 (DEQUANTIZE to float32, as TFLite's
         /// float16 quantization) and makes a Core ML program fp16; int8-weights stores conv and
         /// matmul weights as per-channel int8 (Core ML iOS16+: constexpr_affine_dequantize,
-        /// iOS18: constexpr_blockwise_shift_scale).
+        /// iOS18: constexpr_blockwise_shift_scale; TFLite: hybrid CONV_2D / FULLY_CONNECTED
+        /// kernels, as TFLite's dynamic range quantization; ONNX: DequantizeLinear).
         /// int8 is full-integer (TFLite, or ONNX QDQ): int8 weights (per channel) and activations calibrated on
         /// --calibration samples (generated ones when absent, with a warning).
         #[arg(long, value_parser = ["fp16", "int8-weights", "int8"])]

@@ -27,6 +27,10 @@ pub struct RuntimeArgs {
     /// every int8 tensor rounded as the model stores it).
     #[arg(long, value_parser = ["int8-weights", "int8"])]
     quantize: Option<String>,
+    /// With `--quantize int8-weights`: run as the TFLite model computes, its convolutions and
+    /// fully connected layers hybrid kernels that quantize their inputs to int8 as they run.
+    #[arg(long, requires = "quantize")]
+    hybrid: bool,
     /// With --quantize int8: the calibration samples given to `convert` (.npz).
     #[arg(long, value_name = "FILE.npz")]
     calibration: Option<PathBuf>,
@@ -65,6 +69,7 @@ impl RuntimeArgs {
             fp32_ops: None,
             quantize: self.quantize.as_deref().map(str::parse).transpose()?,
             palettize: self.palettize.as_deref().map(str::parse).transpose()?,
+            hybrid: self.hybrid,
         })
     }
 }

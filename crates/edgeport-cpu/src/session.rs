@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use candle_core::{CpuStorage, Device, InplaceOp2, Layout as CandleLayout};
-use edgeport_ir::{DType, Graph, QuantParams, Tensor, TensorType, ValueId};
+use edgeport_ir::{DType, DynamicQuant, Graph, QuantParams, Tensor, TensorType, ValueId};
 
 use crate::kernels::{self, Activation, Kernel, StepIo};
 use edgeport_ir::arena::{assign_offsets, Interval, Steps};
@@ -30,6 +30,10 @@ pub struct SessionOptions {
     /// included) is stored as int8 and read back, as the int8 artifact rounds it, and no
     /// activation folds into a producer whose own output is stored as int8.
     pub int8_values: bool,
+    /// Per graph node: how a hybrid kernel quantizes its first input as it runs (TFLite's
+    /// int8-weight CONV_2D / FULLY_CONNECTED). The step reads a copy of that input rounded
+    /// row by row; other readers of the value see it unchanged. `None`: no hybrid nodes.
+    pub hybrid_nodes: Option<Vec<Option<DynamicQuant>>>,
     /// Keep every value observable ([`Session::run_observed`]): nothing folds into a
     /// producer, so each node's output is written to memory.
     pub observe: bool,
@@ -37,7 +41,7 @@ pub struct SessionOptions {
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        SessionOptions { threads: 1, f16_nodes: None, int8_values: false, observe: false }
+        SessionOptions { threads: 1, f16_nodes: None, int8_values: false, hybrid_nodes: None, observe: false }
     }
 }
 
@@ -68,6 +72,8 @@ struct Step {
     quant: Vec<Option<QuantParams>>,
     /// The node's output values (what `run_observed` reports).
     values: Vec<ValueId>,
+    /// A hybrid node: where its first input lives (`inputs[0]` is the rounded copy).
+    dynamic: Option<(Buf, DynamicQuant)>,
 }
 
 pub struct Session {
@@ -137,6 +143,19 @@ impl Session {
                 })
             })
             .collect();
+        // A hybrid step's rounded copy of its input, alive during the step only.
+        let hybrid = |node: usize| options.hybrid_nodes.as_ref().and_then(|h| h.get(node).copied().flatten());
+        let copy_slot: Vec<Option<usize>> = pending
+            .iter()
+            .enumerate()
+            .map(|(s, p)| {
+                hybrid(p.node)?;
+                let &x = graph.nodes[p.node].inputs.first()?;
+                let len = graph.ty(x).shape.iter().product::<usize>();
+                intervals.push(Interval { first: s + 1, last: s + 1, len });
+                Some(intervals.len() - 1)
+            })
+            .collect();
         let unshared: u64 = intervals.iter().map(|i| i.len as u64 * 4).sum();
         let (offsets, arena_len) = assign_offsets(&intervals);
         let arena_bytes = arena_len as u64 * 4;
@@ -161,7 +180,15 @@ impl Session {
         let mut steps = Vec::with_capacity(pending.len());
         for (s, p) in pending.into_iter().enumerate() {
             let node = &graph.nodes[p.node];
-            let inputs = node.inputs.iter().map(|&v| buf_of(&mut weights, v)).collect::<Result<Vec<_>, _>>()?;
+            let mut inputs = node.inputs.iter().map(|&v| buf_of(&mut weights, v)).collect::<Result<Vec<_>, _>>()?;
+            let dynamic = match (copy_slot[s], hybrid(p.node)) {
+                (Some(slot), Some(dq)) if !inputs.is_empty() => {
+                    let source = inputs[0];
+                    inputs[0] = arena_buf(slot);
+                    Some((source, dq))
+                }
+                _ => None,
+            };
             let outputs = node.outputs.iter().map(|&v| buf_of(&mut weights, v)).collect::<Result<Vec<_>, _>>()?;
             let scratch = scratch_slot[s].map(arena_buf).unwrap_or_default();
             let extra = p.compiled.extra_consts.iter().map(|c| pack(&mut weights, c)).collect();
@@ -186,6 +213,7 @@ impl Session {
                     Some(a) => graph.nodes[a].outputs.clone(),
                     None => node.outputs.clone(),
                 },
+                dynamic,
             });
         }
         let producers = graph.producers();
@@ -346,6 +374,12 @@ impl Inference<'_, '_> {
         times.clear();
         for step in &s.steps {
             let start = self.clock.map(|c| c());
+            if let Some((source, dq)) = step.dynamic {
+                // SAFETY: the copy's slot is the step's own; the source is another buffer.
+                let copy = unsafe { mem.write(step.inputs[0]) };
+                copy.copy_from_slice(mem.read(source));
+                dq.fake(copy);
+            }
             let io = StepIo {
                 mem: &mem,
                 inputs: &step.inputs,

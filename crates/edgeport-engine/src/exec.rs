@@ -23,29 +23,27 @@ pub(crate) struct Timed {
 }
 
 impl Exec {
-    /// `f16_weights`: the variant's float weights are float16 values (fp16 variants), so the
-    /// GPU may store them as float16.
+    /// `cpu`: how the CPU session runs the variant (its float16 nodes and the int8 rounding it
+    /// simulates); the GPU takes the float16 nodes. `f16_weights`: the variant's float weights
+    /// are float16 values (fp16 variants), so the GPU may store them as float16.
     pub async fn create(
         graph: &Graph,
         backend: Backend,
-        threads: usize,
-        f16_nodes: Option<Vec<bool>>,
+        cpu: edgeport_cpu::SessionOptions,
         f16_weights: bool,
-        int8_values: bool,
     ) -> Result<Exec, EngineError> {
-        if int8_values && backend != Backend::Cpu {
+        if (cpu.int8_values || cpu.hybrid_nodes.is_some()) && backend != Backend::Cpu {
             return Err(EngineError::options("int8 models are simulated on the cpu backend; use --backend cpu"));
         }
         match backend {
             Backend::Cpu => {
                 let _ = f16_weights;
-                let options = edgeport_cpu::SessionOptions { threads, f16_nodes, int8_values, observe: false };
-                Ok(Exec::Cpu(edgeport_cpu::Session::new(graph, &options)?))
+                Ok(Exec::Cpu(edgeport_cpu::Session::new(graph, &cpu)?))
             }
             #[cfg(feature = "gpu")]
             Backend::Gpu => {
                 let gpu = gpu::shared().await?;
-                let options = edgeport_gpu::SessionOptions { f16_nodes, f16_weights };
+                let options = edgeport_gpu::SessionOptions { f16_nodes: cpu.f16_nodes, f16_weights };
                 match edgeport_gpu::Session::new(&gpu, graph, &options).await {
                     Ok(s) => Ok(Exec::Gpu(Box::new(s))),
                     Err(e) => {

@@ -86,7 +86,8 @@ pub struct ConvertOptions {
     pub metadata: ModelMetadata,
     /// Quantization: `fp16` stores TFLite weights as float16 behind DEQUANTIZE ops (as TFLite's
     /// float16 quantization does) and makes a Core ML program fp16; `int8-weights` stores
-    /// convolution and matmul weights as per-channel symmetric int8 (Core ML, iOS16+).
+    /// convolution and matmul weights as per-channel symmetric int8 (Core ML iOS16+; TFLite
+    /// hybrid kernels; ONNX DequantizeLinear).
     pub quantize: Option<Quantize>,
     /// Palettization: weights take their values from a table of `2^bits` entries (Core ML,
     /// iOS16/17 `constexpr_lut_to_dense`).
@@ -304,12 +305,6 @@ fn check_options(opts: &ConvertOptions) -> Result<(), EngineError> {
             return Err(EngineError::new(ErrorCode::Unsupported, "palettization with int8 weights (int8 tables) is not available yet"));
         }
     }
-    if opts.target == Target::Tflite && opts.quantize == Some(Quantize::Int8Weights) {
-        return Err(EngineError::new(
-            ErrorCode::Unsupported,
-            "quantize int8-weights is not available for tflite yet (it needs TFLite's hybrid kernels); use fp16, or --to coreml",
-        ));
-    }
     let int8 = opts.quantize == Some(Quantize::Int8);
     if int8 && opts.target == Target::Coreml {
         return Err(EngineError::new(
@@ -383,6 +378,7 @@ pub fn convert_calibrated(
             let export = edgeport_tflite::ExportOptions {
                 float16_weights: opts.quantize == Some(Quantize::Fp16),
                 int8_interface: opts.interface == Some(Interface::Int8),
+                int8_weights: opts.quantize == Some(Quantize::Int8Weights),
             };
             edgeport_tflite::export(&graph, &export)?
         }

@@ -251,8 +251,8 @@ fn lossy_layers(
     samples: &[BTreeMap<String, Tensor>],
 ) -> Result<BTreeMap<String, String>, EngineError> {
     use crate::runtime::{Prepared, sqnr_db, value_noise};
-    let original = Prepared { graph: float_graph.clone(), f16_nodes: None, int8: None };
-    let variant = Prepared { graph: planned.clone(), f16_nodes: None, int8: Some(plan.clone()) };
+    let original = Prepared::new(float_graph.clone());
+    let variant = Prepared { int8: Some(plan.clone()), ..Prepared::new(planned.clone()) };
     let energy = value_noise(&original, &variant, samples)?;
     let sqnr = |v| energy.get(&v).copied().and_then(sqnr_db).unwrap_or(f64::INFINITY);
     let mut out = BTreeMap::new();

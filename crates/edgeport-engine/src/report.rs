@@ -34,6 +34,7 @@ pub fn artifact_variant(opts: &ConvertOptions) -> RunOptions {
         variant,
         fp32_ops,
         quantize,
+        hybrid: opts.target == Target::Tflite && quantize == Some(Quantize::Int8Weights),
         palettize: opts.palettize,
         input_shapes: opts.input_shapes.clone(),
         calibration_method: opts.calibration_method,

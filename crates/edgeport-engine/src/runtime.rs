@@ -107,6 +107,11 @@ pub struct RunOptions {
     pub calibration_method: Option<crate::CalibrationMethod>,
     /// `quantize int8`: nodes kept in float.
     pub keep_float: Vec<String>,
+    /// `int8-weights` as TFLite runs it: convolutions and fully connected layers are hybrid
+    /// kernels that quantize their inputs to int8 as they run (Core ML and ONNX decode the
+    /// weights and compute in float).
+    #[serde(default)]
+    pub hybrid: bool,
     /// `quantize int8`: representative inputs (generated samples when absent).
     #[serde(skip)]
     pub calibration: Option<crate::Calibration>,
@@ -169,10 +174,8 @@ async fn runner_of(
     let graph = &prepared.graph;
     let t0 = clock();
     let f16_weights = options.variant != Variant::Fp32;
-    let int8 = prepared.int8.is_some();
-    let exec =
-        crate::exec::Exec::create(graph, options.backend, options.threads.max(1), prepared.f16_nodes.clone(), f16_weights, int8)
-            .await?;
+    let cpu = prepared.session_options(options.threads.max(1), false);
+    let exec = crate::exec::Exec::create(graph, options.backend, cpu, f16_weights).await?;
     let executor_ms = clock() - t0;
     let model_name = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
     Ok((Runner { exec, model_name, model_sha256: sha256_hex(model) }, executor_ms))
@@ -185,12 +188,29 @@ pub(crate) struct Prepared {
     pub f16_nodes: Option<Vec<bool>>,
     /// `quantize int8`: what the plan decided.
     pub int8: Option<edgeport_tflite::int8::Int8Plan>,
+    /// TFLite `int8-weights`: per node, how its hybrid kernel rounds its input.
+    pub hybrid: Option<Vec<Option<edgeport_ir::DynamicQuant>>>,
 }
 
 impl Prepared {
-    /// Session options that run this graph as its artifact computes, every value observable.
+    pub(crate) fn new(graph: Graph) -> Prepared {
+        Prepared { graph, f16_nodes: None, int8: None, hybrid: None }
+    }
+
+    /// Session options that run this graph as its artifact computes.
+    pub(crate) fn session_options(&self, threads: usize, observe: bool) -> edgeport_cpu::SessionOptions {
+        edgeport_cpu::SessionOptions {
+            threads,
+            f16_nodes: self.f16_nodes.clone(),
+            int8_values: self.int8.is_some(),
+            hybrid_nodes: self.hybrid.clone(),
+            observe,
+        }
+    }
+
+    /// [`Prepared::session_options`] with every value observable.
     pub(crate) fn observing(&self) -> edgeport_cpu::SessionOptions {
-        edgeport_cpu::SessionOptions { threads: 1, f16_nodes: self.f16_nodes.clone(), int8_values: self.int8.is_some(), observe: true }
+        self.session_options(1, true)
     }
 }
 
@@ -198,6 +218,10 @@ impl Prepared {
 /// calibrated plan.
 pub(crate) fn prepare(model: &[u8], options: &RunOptions) -> Result<Prepared, EngineError> {
     let mut int8 = None;
+    let mut hybrid = None;
+    if options.hybrid && options.quantize != Some(crate::Quantize::Int8Weights) {
+        return Err(EngineError::options("hybrid applies to quantize int8-weights only"));
+    }
     let import_opts = edgeport_onnx::ImportOptions { input_shapes: options.input_shapes.clone() };
     let imported = edgeport_onnx::import(model, &import_opts)?;
     let mut graph = imported.graph;
@@ -205,6 +229,9 @@ pub(crate) fn prepare(model: &[u8], options: &RunOptions) -> Result<Prepared, En
     match options.quantize {
         Some(crate::Quantize::Int8Weights) => {
             edgeport_quant::int8::quantize_weights(&mut graph);
+            if options.hybrid {
+                hybrid = Some(edgeport_tflite::hybrid::dynamic_inputs(&graph));
+            }
         }
         Some(crate::Quantize::Int8) => {
             int8 = Some(crate::quantize::plan_int8(&mut graph, &options.int8_setup())?);
@@ -233,7 +260,7 @@ pub(crate) fn prepare(model: &[u8], options: &RunOptions) -> Result<Prepared, En
         None if options.variant == Variant::Fp16 => round_weights_to_fp16(&mut graph, |_| true),
         None => {}
     }
-    Ok(Prepared { graph, f16_nodes, int8 })
+    Ok(Prepared { graph, f16_nodes, int8, hybrid })
 }
 
 /// Signal and noise energy of every value `variant` computes, against `original` (the same
@@ -485,7 +512,7 @@ pub fn fidelity(
     inputs: Option<&[BTreeMap<String, Tensor>]>,
 ) -> Result<edgeport_report::Fidelity, EngineError> {
     // The float32 original: no variant rounding and no weight compression.
-    let original = RunOptions { variant: Variant::Fp32, fp32_ops: None, quantize: None, palettize: None, ..options.clone() };
+    let original = RunOptions { variant: Variant::Fp32, fp32_ops: None, quantize: None, palettize: None, hybrid: false, ..options.clone() };
     // Each graph is prepared once (an int8 plan calibrates): its runner gives the outputs, and
     // on the cpu its observed runs give the layer table.
     let float = prepare(model, &original)?;
@@ -513,6 +540,11 @@ pub fn fidelity(
                 "edgeport-cpu: full-integer simulation, {} calibration; int8 weights per channel, int32 biases, every int8 tensor rounded as the model stores it, float32 arithmetic between",
                 options.calibration_method.unwrap_or_default().name()
             ),
+        )
+    } else if options.hybrid {
+        (
+            format!("int8-weights+{}", options.variant.name()),
+            "edgeport-cpu: TFLite hybrid kernels simulated: int8 weights per channel; each convolution's and fully connected layer's input quantized to int8 per batch item or row as it runs; float32 elsewhere".to_string(),
         )
     } else if compression.is_empty() {
         (options.variant.name().to_string(), options.variant.method().to_string())

@@ -20,5 +20,5 @@ pub use error::{IrError, IrResult};
 pub use graph::{Graph, Node, NodeId, Value, ValueId};
 pub use ops::{Layout, Op};
 pub use print::print_graph;
-pub use quant::QuantParams;
+pub use quant::{DynamicQuant, QuantParams};
 pub use tensor::{Tensor, TensorData, TensorType};

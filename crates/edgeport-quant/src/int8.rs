@@ -60,10 +60,13 @@ pub fn dequantize(t: &Int8, shape: &[usize]) -> Vec<f32> {
 /// The int8 form whose decoding is exactly `values`, along the first axis that has one; `None`
 /// when the values are not on an int8 grid (they were not quantized, or were changed since).
 pub fn recover(values: &[f32], shape: &[usize]) -> Option<Int8> {
-    (0..shape.len()).find_map(|axis| {
-        let q = quantize(values, shape, axis);
-        (dequantize(&q, shape).iter().zip(values).all(|(a, b)| a.to_bits() == b.to_bits())).then_some(q)
-    })
+    (0..shape.len()).find_map(|axis| recover_along(values, shape, axis))
+}
+
+/// [`recover`] along `axis` only.
+pub fn recover_along(values: &[f32], shape: &[usize], axis: usize) -> Option<Int8> {
+    let q = quantize(values, shape, axis);
+    (dequantize(&q, shape).iter().zip(values).all(|(a, b)| a.to_bits() == b.to_bits())).then_some(q)
 }
 
 /// `max / 127`, nudged to a value that survives `(s * 127) / 127`, so that recovering the

@@ -166,6 +166,7 @@ pub(crate) fn lower(g: &Graph, b: &mut ModelBuilder, opts: &crate::ExportOptions
         absorbed: vec![false; g.nodes.len()],
         pending: Vec::new(),
         int8: false,
+        hybrid: false,
         temp_quant: None,
         float_twin: BTreeMap::new(),
         to_quantize: Vec::new(),
@@ -179,6 +180,7 @@ pub(crate) fn lower(g: &Graph, b: &mut ModelBuilder, opts: &crate::ExportOptions
         let node = &g.nodes[idx];
         cx.pending.clear();
         cx.int8 = node.int8;
+        cx.hybrid = opts.int8_weights && crate::hybrid::dynamic_input(g, node).is_some();
         if let Err(e) = cx.check_int8(node) {
             failed.push((node.name.clone(), node.op.name().to_string(), e));
             continue;
@@ -307,6 +309,9 @@ struct Lower<'g, 'b> {
     pending: Vec<usize>,
     /// The node being lowered runs on int8 tensors.
     int8: bool,
+    /// The node being lowered is a hybrid kernel: int8 weights, float32 activations
+    /// ([`crate::hybrid`]).
+    hybrid: bool,
     /// Parameters of the int8 intermediates of the node being lowered (its input's).
     temp_quant: Option<QuantParams>,
     /// Float32 views of int8 values, for float nodes.
@@ -404,14 +409,11 @@ impl<'g> Lower<'g, '_> {
 
     /// Per-channel int8 form of weight values already on their grid along `axis`.
     fn int8_weight(&mut self, name: &str, t: &Tensor, axis: usize) -> R<(i32, Vec<f32>)> {
-        let values = t.to_f32_vec();
-        let q = edgeport_quant::int8::quantize(&values, t.shape(), axis);
-        let decoded = edgeport_quant::int8::dequantize(&q, t.shape());
-        if decoded.iter().zip(&values).any(|(a, b)| a.to_bits() != b.to_bits()) {
+        let Some(q) = edgeport_quant::int8::recover_along(&t.to_f32_vec(), t.shape(), axis) else {
             return Err(Fail::Hard(TfliteError::Invalid(format!(
                 "weights of '{name}' are not on a per-channel int8 grid (run the int8 plan first)"
             ))));
-        }
+        };
         let quant = Quantization {
             scales: q.scales.clone(),
             zero_points: vec![0; q.scales.len()],
@@ -711,7 +713,7 @@ impl<'g> Lower<'g, '_> {
     /// A convolution filter in TFLite order; in an int8 node, int8 per output channel (with
     /// its scales).
     fn filter(&mut self, name: &str, w: ValueId, perm: &[usize]) -> R<(i32, Option<Vec<f32>>)> {
-        if !self.int8 {
+        if !self.int8 && !self.hybrid {
             return Ok((self.weight_permuted(name, "filter", w, perm)?, None));
         }
         let Some(wc) = self.constant(w) else {
@@ -720,7 +722,8 @@ impl<'g> Lower<'g, '_> {
         let t = weights::permute_f32(wc, perm)?;
         let axis = perm.iter().position(|&p| p == 0).unwrap_or(0);
         let (tensor, scales) = self.int8_weight(&format!("{name}/filter"), &t, axis)?;
-        Ok((tensor, Some(scales)))
+        // A hybrid kernel keeps its bias in float32.
+        Ok((tensor, self.int8.then_some(scales)))
     }
 
     /// A convolution's bias: float32, or int32 when the filter is int8 (`w_scales`).
@@ -1408,6 +1411,8 @@ impl<'g> Lower<'g, '_> {
         let (wt, w_scales) = if self.int8 {
             let (t, scales) = self.int8_weight(&format!("{name}/weights"), &weights, 0)?;
             (t, Some(scales))
+        } else if self.hybrid {
+            (self.int8_weight(&format!("{name}/weights"), &weights, 0)?.0, None)
         } else {
             (self.b.constant(&format!("{name}/weights"), &weights)?, None)
         };
@@ -1433,15 +1438,16 @@ impl<'g> Lower<'g, '_> {
         let (act, out) = self.take_act(out);
         let at = self.t(a)?;
         let ot = self.t(out)?;
+        let hybrid = self.hybrid;
         match a_shape.len() {
             1 => {
                 // FULLY_CONNECTED sees [K] as one row: produce [1, N], then drop the row axis.
                 let r = self.temp(&format!("{name}/row"), DType::F32, &[1, n])?;
-                ops::fully_connected::emit(self.b, at, wt, bias, r, false, act);
+                ops::fully_connected::emit(self.b, at, wt, bias, r, false, act, hybrid);
                 self.reshape(&format!("{name}/row"), r, ot, &[n])?;
             }
-            2 => ops::fully_connected::emit(self.b, at, wt, bias, ot, false, act),
-            _ => ops::fully_connected::emit(self.b, at, wt, bias, ot, true, act),
+            2 => ops::fully_connected::emit(self.b, at, wt, bias, ot, false, act, hybrid),
+            _ => ops::fully_connected::emit(self.b, at, wt, bias, ot, true, act, hybrid),
         }
         Ok(())
     }

@@ -10,6 +10,8 @@
 //! - `ops/<op>.rs`: one file per emitted TFLite op (or tight family): its options table and the
 //!   operator version it needs.
 //! - `builder.rs`: tensor / buffer / opcode tables and the final model assembly.
+//! - `hybrid.rs`: which nodes become hybrid kernels (int8 weights, float32 activations) with
+//!   `int8_weights`, shared with the CPU runtime's simulation.
 //! - `int8.rs`: the full-integer plan (which nodes run on int8 kernels, every int8 tensor's
 //!   parameters), made before the layout pass so the CPU runtime can simulate it.
 //!
@@ -18,6 +20,7 @@
 
 mod builder;
 mod coords;
+pub mod hybrid;
 pub mod int8;
 mod legalize;
 mod ops;
@@ -36,6 +39,9 @@ pub struct ExportOptions {
     /// (like TFLite's `inference_input_type = int8`) instead of float32 ones behind QUANTIZE
     /// and DEQUANTIZE.
     pub int8_interface: bool,
+    /// Weight-only int8: convolutions and fully connected layers whose weights are on a
+    /// per-channel int8 grid store them as int8 and run as hybrid kernels ([`hybrid`]).
+    pub int8_weights: bool,
 }
 
 /// Errors raised by `export`.

@@ -112,3 +112,45 @@ fn keep_float_by_name_and_int8_node_without_params_is_an_error() {
     let err = crate::export(&g, &crate::ExportOptions::default()).unwrap_err().to_string();
     assert!(err.contains("fc") && err.contains("int8 parameters"), "{err}");
 }
+
+/// x [2, 64] -> MatMul(w 64x64, int8 grid) -> MatMul(small 64x4, float): the first is a hybrid
+/// FULLY_CONNECTED (int8 weights, float32 bias-free input, asymmetric row quantization), the
+/// second keeps float weights (below the weight threshold, not on a grid).
+#[test]
+fn int8_weights_export_hybrid_fully_connected() {
+    let mut b = G::new("hybrid");
+    let x = b.input("x", &[2, 64]);
+    let w = b.weight("w", &[64, 64]);
+    let small = b.weight("small", &[64, 4]);
+    let h = b.node("fc", Op::MatMul, &[x, w]);
+    let y = b.node("head", Op::MatMul, &[h, small]);
+    b.output(y);
+    let mut g = b.finish();
+    let done = edgeport_quant::int8::quantize_weights(&mut g);
+    assert_eq!(done.len(), 1, "only the 4096-value weight is quantized");
+    let fc = g.nodes.iter().find(|n| n.name == "fc").unwrap();
+    let head = g.nodes.iter().find(|n| n.name == "head").unwrap();
+    assert_eq!(crate::hybrid::dynamic_input(&g, fc), Some(edgeport_ir::DynamicQuant { row: 64, symmetric: false }));
+    assert_eq!(crate::hybrid::dynamic_input(&g, head), None);
+
+    let bytes = crate::export(&g, &crate::ExportOptions { int8_weights: true, ..Default::default() }).unwrap();
+    let m = model(&bytes);
+    let sg = m.subgraphs().unwrap().get(0);
+    let tensors = sg.tensors().unwrap();
+    let by_name = |n: &str| tensors.iter().find(|t| t.name() == Some(n)).unwrap();
+    let wq = by_name("fc/weights");
+    assert_eq!(wq.type_(), tflite::TensorType::INT8);
+    let q = wq.quantization().unwrap();
+    assert_eq!(q.scale().unwrap().len(), 64);
+    assert_eq!(q.quantized_dimension(), 0);
+    assert_eq!(by_name("head/weights").type_(), tflite::TensorType::FLOAT32);
+    assert!(!super::op_names(&bytes).iter().any(|c| c == "DEQUANTIZE" || c == "QUANTIZE"));
+    let ops = sg.operators().unwrap();
+    let hybrid = ops.iter().filter(|op| op.builtin_options_as_fully_connected_options().is_some_and(|o| o.asymmetric_quantize_inputs())).count();
+    assert_eq!(hybrid, 1);
+    // without the option the same graph stays float
+    let plain = export_ok(&g);
+    let m = model(&plain);
+    let t = m.subgraphs().unwrap().get(0).tensors().unwrap();
+    assert!(t.iter().all(|t| t.type_() == tflite::TensorType::FLOAT32));
+}
