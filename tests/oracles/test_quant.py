@@ -4,6 +4,10 @@ int8 weights (Core ML, iOS16 constexpr_affine_dequantize and iOS18 constexpr_blo
 coremltools rebuilds every program, the MIL evaluator runs it and matches edgeport's
 `coreml-fp16 --quantize int8-weights` run; see the tests below.
 
+pruning (`--prune`): Core ML stores sparse weights (constexpr_sparse_to_dense), the MIL
+evaluator matches edgeport's prediction; TFLite and ONNX hold the zeros dense and match in
+LiteRT and onnxruntime.
+
 int8 weights (TFLite): hybrid CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED with int8
 per-channel filters, float32 activations; LiteRT matches edgeport's hybrid simulation; see below.
 
@@ -318,6 +322,110 @@ def test_palettize_bad_options_are_clear(edgeport, case_loader, tmp_path):
         (["--to", "coreml", "--target", "ios15", "--palettize", "4"], 2, "iOS16"),
         (["--to", "coreml", "--target", "ios18", "--palettize", "4"], 4, "iOS18"),
         (["--to", "coreml", "--palettize", "4", "--quantize", "int8-weights"], 4, "int8"),
+    ]:
+        out = tmp_path / "x.out"
+        res = edgeport.run("convert", c.model, *args, "-o", out)
+        assert res.returncode == code and words in res.stderr, (args, res.describe())
+        assert not out.exists()
+
+
+# --- pruning ----------------------------------------------------------------------------------
+
+PRUNES = ["0.5", "threshold:0.02"]
+
+
+@pytest.mark.parametrize("prune", PRUNES)
+@pytest.mark.parametrize("case", all_case_params(), indirect=True)
+def test_pruned_coreml_runs_as_predicted(case, prune, edgeport, out_root, tmp_path):
+    """Pruned weights (constexpr_sparse_to_dense, iOS17): coremltools rebuilds the program, and
+    the MIL evaluator's outputs agree with edgeport's `coreml-fp16 --prune` run (errors against
+    float32 within a factor of 3, as for palettes: both round intermediates to float16)."""
+    from test_coreml import mil_name, milproto_rebuild
+
+    pkg = out_root / "quant" / f"{case.name}_prune{prune.replace(':', '_')}.mlpackage"
+    res = edgeport.run("convert", case.model, "--to", "coreml", "--target", "ios17", "--prune", prune, "-o", pkg, *case.shape_args)
+    assert res.returncode == 0, res.describe()
+    milproto_rebuild(pkg)
+    ops, mil = _run_mil(pkg, case.input)
+    if "constexpr_sparse_to_dense" not in ops:
+        assert case.name in ("mlp_gelu", "ops_misc"), f"{case.name}: no constexpr_sparse_to_dense in {sorted(set(ops))}"
+        pytest.skip(f"{case.name}: no weight reaches the 2048-element threshold")
+    runs = {}
+    for variant, args in [("fp32", []), ("coreml-fp16", ["--prune", prune])]:
+        path = tmp_path / f"{variant}.npz"
+        res = edgeport.run("run", case.model, "--input", case.input, "--output", path, "--variant", variant, *args, *case.shape_args)
+        assert res.returncode == 0, res.describe()
+        runs[variant] = load_npz(path)
+    for name, ref in runs["fp32"].items():
+        got = mil[mil_name(name)].reshape(ref.shape).astype(np.float32)
+        scale = max(1.0, float(np.abs(ref).max()))
+        predicted = float(np.abs(runs["coreml-fp16"][name] - ref).max())
+        actual = float(np.abs(got - ref).max())
+        print(f"{case.name}/prune {prune}/{name}: predicted error {predicted:.3g}, the artifact's {actual:.3g}")
+        assert max(predicted, actual) <= 3 * min(predicted, actual) + 1e-3 * scale, (predicted, actual)
+
+
+@pytest.mark.parametrize("case", all_case_params(), indirect=True)
+def test_pruned_tflite_and_onnx_run_as_predicted(case, edgeport, out_root, tmp_path, request):
+    """TFLite and ONNX store the pruned weights dense: LiteRT and onnxruntime compute what
+    `edgeport run --prune 0.5` computes, within 1e-4 x max(1, max|ref|)."""
+    from test_onnx_export import run_ort
+
+    predicted = tmp_path / "predicted.npz"
+    res = edgeport.run("run", case.model, "--input", case.input, "--output", predicted, "--prune", "0.5", *case.shape_args)
+    assert res.returncode == 0, res.describe()
+    want = load_npz(predicted)
+    inputs = load_npz(case.input)
+    tfl = out_root / "quant" / f"{case.name}_prune50.tflite"
+    edgeport.convert_ok(case.model, tfl, "--prune", "0.5", *case.shape_args)
+    got = run_tflite(tfl, inputs, "builtin_no_delegate", list(want))
+    failures = compare_outputs(f"{request.node.name}/litert", got, want, rel_tol=1e-4)
+    onnx_path = out_root / "quant" / f"{case.name}_prune50.onnx"
+    res = edgeport.run("convert", case.model, "--to", "onnx", "--prune", "0.5", "-o", onnx_path, *case.shape_args)
+    assert res.returncode == 0, res.describe()
+    failures += compare_outputs(f"{request.node.name}/onnxruntime", run_ort(onnx_path, inputs), want, rel_tol=1e-4)
+    assert not failures, "\n".join(failures)
+
+
+def test_pruned_weights_are_sparse_and_small(edgeport, case_loader, tmp_path):
+    c = case_loader("mobilenetv2")
+    sizes = {}
+    for tag, args in [("fp16", []), ("p50", ["--prune", "0.5"]), ("p75", ["--prune", "0.75"])]:
+        pkg = tmp_path / f"{tag}.mlpackage"
+        assert edgeport.run("convert", c.model, "--to", "coreml", "-o", pkg, *args).returncode == 0
+        sizes[tag] = (pkg / "Data" / "com.apple.CoreML" / "weights" / "weight.bin").stat().st_size
+    print(sizes)
+    # the kept values plus a bit per value (1/16 of float16 storage), plus the small tensors
+    assert sizes["p50"] <= 0.6 * sizes["fp16"] and sizes["p75"] <= 0.4 * sizes["fp16"], sizes
+    # the TFLite file holds the zeros: every large weight is at least half zeros
+    tfl = tmp_path / "p50.tflite"
+    edgeport.convert_ok(c.model, tfl, "--prune", "0.5")
+    from ai_edge_litert import schema_py_generated as fb
+
+    model = fb.Model.GetRootAs(tfl.read_bytes(), 0)
+    sg = model.Subgraphs(0)
+    large = 0
+    for i in range(sg.TensorsLength()):
+        t = sg.Tensors(i)
+        data = model.Buffers(t.Buffer()).DataAsNumpy()
+        if t.Type() != fb.TensorType.FLOAT32 or isinstance(data, int) or data.size < 4 * 2048:
+            continue
+        w = data.view(np.float32)
+        assert np.mean(w == 0) >= 0.5, (t.Name(), float(np.mean(w == 0)))
+        large += 1
+    assert large > 0
+
+
+def test_prune_bad_options_are_clear(edgeport, case_loader, tmp_path):
+    c = case_loader("mobilenetv2")
+    for args, code, words in [
+        (["--to", "coreml", "--prune", "1"], 2, "[0, 1)"),
+        (["--to", "coreml", "--prune=-0.1"], 2, "[0, 1)"),
+        (["--to", "coreml", "--prune", "half"], 2, "threshold:T"),
+        (["--to", "coreml", "--prune", "threshold:-1"], 2, "threshold"),
+        (["--to", "coreml", "--target", "ios18", "--prune", "0.5"], 2, "iOS18"),
+        (["--to", "coreml", "--prune", "0.5", "--quantize", "int8-weights"], 4, "iOS18"),
+        (["--to", "coreml", "--prune", "0.5", "--palettize", "4"], 4, "iOS18"),
     ]:
         out = tmp_path / "x.out"
         res = edgeport.run("convert", c.model, *args, "-o", out)

@@ -12,7 +12,8 @@
 //   EDGEPORT_DET_NHWC   fixture converted a second time with nhwc_io (default: mobilenetv2)
 //
 // Cases: every tests/fixtures/*/model.onnx with the CLI's default options ({"to":"tflite"}),
-// as Core ML and as ONNX, full-integer int8 (TFLite and ONNX QDQ) of three fixtures, the
+// as Core ML and as ONNX, full-integer int8 (TFLite and ONNX QDQ) and TFLite int8 weights
+// (hybrid kernels) and 50 % pruned Core ML of three fixtures, the
 // NHWC-interface variant of one CNN, then the extra cases.
 
 import crypto from "node:crypto";
@@ -48,6 +49,8 @@ function fixtureCases() {
   for (const n of names.filter((n) => int8Fixtures.includes(n))) {
     cases.push({ id: `${n}+int8`, model: path.join(dir, n, "model.onnx"), options: defaults({ quantize: "int8" }) });
     cases.push({ id: `${n}+int8-onnx`, model: path.join(dir, n, "model.onnx"), options: defaults({ to: "onnx", quantize: "int8" }) });
+    cases.push({ id: `${n}+int8-weights`, model: path.join(dir, n, "model.onnx"), options: defaults({ quantize: "int8-weights" }) });
+    cases.push({ id: `${n}+prune-coreml`, model: path.join(dir, n, "model.onnx"), options: defaults({ to: "coreml", prune: { sparsity: 0.5 } }) });
   }
   const cnn = names.includes(nhwcFixture) ? nhwcFixture : null;
   if (cnn) {

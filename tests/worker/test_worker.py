@@ -372,6 +372,7 @@ def test_convert_coreml_matches_the_cli(name, cli):
         ("to=coreml&quantize=int8-weights", ("--to", "coreml", "--quantize", "int8-weights"), "application/zip", ".mlpackage.zip"),
         ("to=coreml&target=ios18&quantize=int8-weights", ("--to", "coreml", "--target", "ios18", "--quantize", "int8-weights"), "application/zip", ".mlpackage.zip"),
         ("to=coreml&palettize=4", ("--to", "coreml", "--palettize", "4"), "application/zip", ".mlpackage.zip"),
+        ("to=coreml&prune=0.5", ("--to", "coreml", "--prune", "0.5"), "application/zip", ".mlpackage.zip"),
         ("to=coreml&palettize=6%3Auniform", ("--to", "coreml", "--palettize", "6:uniform"), "application/zip", ".mlpackage.zip"),
     ],
 )
@@ -392,6 +393,8 @@ def test_compressed_variants_match_the_cli(query, args, media, suffix, cli):
         ("to=tflite&palettize=4", 400, "TFLite"),
         ("to=coreml&target=ios15&quantize=int8-weights", 400, "iOS16"),
         ("to=tflite&quantize=int4", 400, "int4"),
+        ("to=coreml&prune=1.5", 400, "[0, 1)"),
+        ("to=coreml&prune=0.5&palettize=4", 422, "iOS18"),
     ],
 )
 def test_bad_compression_options_are_clear(query, status, words):

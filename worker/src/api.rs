@@ -39,6 +39,7 @@ pub const CONVERT_PARAMS: &[&str] = &[
     "precision",
     "quantize",
     "palettize",
+    "prune",
     "calibration_method",
     "keep_float",
     "interface",
@@ -330,6 +331,9 @@ fn parse_query_with(route: Route, query: &str) -> Result<(ConvertOptions, BTreeM
     }
     if let Some(v) = single.get("palettize") {
         opts.palettize = Some(v.parse::<edgeport_engine::Palettize>()?);
+    }
+    if let Some(v) = single.get("prune") {
+        opts.prune = Some(v.parse::<edgeport_engine::Prune>()?);
     }
     Ok((opts, single))
 }

@@ -86,6 +86,10 @@ pub fn cli_args(options: &Value) -> Result<Vec<String>> {
         args.push("--quantize".into());
         args.push(q.to_owned());
     }
+    if let Some(s) = options["prune"]["sparsity"].as_f64() {
+        args.push("--prune".into());
+        args.push(s.to_string());
+    }
     if let Some(shapes) = options["input_shapes"].as_object() {
         for (name, dims) in shapes {
             let dims = dims

@@ -76,6 +76,11 @@ enum Command {
         /// k-means by default, or uniform), Core ML constexpr_lut_to_dense (iOS16/17).
         #[arg(long, value_name = "BITS[:kmeans|uniform]")]
         palettize: Option<String>,
+        /// Prune weights by magnitude: SPARSITY (the fraction of each weight tensor set to
+        /// zero, in [0, 1)) or threshold:T (every |w| < T). Core ML stores them sparse
+        /// (constexpr_sparse_to_dense, iOS16/17); TFLite and ONNX store the zeros dense.
+        #[arg(long, value_name = "SPARSITY|threshold:T")]
+        prune: Option<String>,
         #[command(flatten)]
         coreml: CoremlArgs,
         #[command(flatten)]
@@ -246,12 +251,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Convert { model, to, output, nhwc_io, quantize, int8, palettize, coreml, report } => {
+        Command::Convert { model, to, output, nhwc_io, quantize, int8, palettize, prune, coreml, report } => {
             let target: Target = to.parse()?;
             let mut opts = options(&model, target, nhwc_io);
             coreml_options(&mut opts, coreml)?;
             opts.quantize = quantize.as_deref().map(str::parse).transpose()?;
             opts.palettize = palettize.as_deref().map(str::parse).transpose()?;
+            opts.prune = prune.as_deref().map(str::parse).transpose()?;
             opts.calibration_method = int8.calibration_method.as_deref().map(str::parse).transpose()?;
             opts.keep_float = node_names(&int8.keep_float);
             opts.interface = int8.interface.as_deref().map(str::parse).transpose()?;

@@ -43,6 +43,9 @@ pub struct RuntimeArgs {
     /// Palettized weights to run with, as `convert --palettize` stores them.
     #[arg(long, value_name = "BITS[:kmeans|uniform]")]
     palettize: Option<String>,
+    /// Pruned weights to run with, as `convert --prune` stores them.
+    #[arg(long, value_name = "SPARSITY|threshold:T")]
+    prune: Option<String>,
     /// Threads for matrix products (native CPU backend).
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -70,6 +73,7 @@ impl RuntimeArgs {
             quantize: self.quantize.as_deref().map(str::parse).transpose()?,
             palettize: self.palettize.as_deref().map(str::parse).transpose()?,
             hybrid: self.hybrid,
+            prune: self.prune.as_deref().map(str::parse).transpose()?,
         })
     }
 }

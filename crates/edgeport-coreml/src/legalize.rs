@@ -152,11 +152,18 @@ pub(crate) fn lower(g: &Graph, opts: &ExportOptions) -> Result<Lowered, CoremlEr
             opts.target
         )));
     }
+    if opts.sparse_weights && !(crate::Target::Ios16..=crate::Target::Ios17).contains(&opts.target) {
+        return Err(CoremlError::BadOption(format!(
+            "sparse (pruned) weights are written for iOS16 and iOS17 (constexpr_sparse_to_dense with a packed mask); the target is {}",
+            opts.target
+        )));
+    }
     let mut cx = Lower {
         g,
         mil: Mil::new(opts.target),
         int8_weights: opts.int8_weights,
         palette_bits: opts.palette_bits,
+        sparse_weights: opts.sparse_weights,
         compute: base,
         base,
         fp32,
@@ -277,6 +284,8 @@ struct Lower<'g> {
     int8_weights: bool,
     /// Store weights with at most `2^bits` distinct values as a table (`ExportOptions::palette_bits`).
     palette_bits: Option<u8>,
+    /// Store weights with enough zeros sparse (`ExportOptions::sparse_weights`).
+    sparse_weights: bool,
     /// MIL type of float32 IR values in the node being lowered.
     compute: DataType,
     /// The program's precision (MIL type of float32 IR values outside the fp32 nodes).
@@ -536,6 +545,15 @@ impl<'g> Lower<'g> {
             && let Some(p) = edgeport_quant::palette::recover(&t.to_f32_vec(), bits)
         {
             return self.mil.palette_constant(base, t.shape(), &p, dtype);
+        }
+        if self.sparse_weights
+            && dtype.is_float()
+            && t.dtype().is_float()
+            && t.len() >= edgeport_quant::weights::MIN_ELEMENTS
+            && let Some(s) = edgeport_quant::prune::sparse(&t.to_f32_vec(), dtype.byte_size())
+            && !s.nonzero.is_empty()
+        {
+            return self.mil.sparse_constant(base, t.shape(), &s, dtype);
         }
         let data = convert(t, dtype)?;
         self.mil.constant(base, t.shape(), data)

@@ -357,6 +357,31 @@ impl Mil {
         Ok(Var { name, dtype, shape: shape.to_vec() })
     }
 
+    /// Pruned weights decoded at load time: `constexpr_sparse_to_dense` in its iOS16 form (the
+    /// nonzero values in order, a bit per value packed least significant bit first into uint8,
+    /// the shape as uint32).
+    pub fn sparse_constant(&mut self, base: &str, shape: &[usize], s: &edgeport_quant::prune::Sparse, dtype: DataType) -> R<Var> {
+        let n: usize = shape.iter().product();
+        if s.mask.len() != n.div_ceil(8) {
+            return Err(invalid(format!("sparse const '{base}' does not match its shape {shape:?}")));
+        }
+        let dims = shape.iter().map(|&d| u32::try_from(d).map_err(|_| invalid("dimension beyond uint32"))).collect::<R<Vec<u32>>>()?;
+        let name = self.fresh(base);
+        let mut attributes = BTreeMap::new();
+        attributes.insert("name".to_string(), proto::string_value(&name));
+        attributes.insert("nonzero_data".to_string(), self.value(&[s.nonzero.len()], ConstData::float(&s.nonzero, dtype))?);
+        attributes.insert("mask".to_string(), self.value(&[s.mask.len()], ConstData::U8(s.mask.clone()))?);
+        attributes.insert("shape".to_string(), proto::immediate(DataType::Uint32, &[dims.len()], ConstData::U32(dims).immediate()));
+        self.ops.push(proto::Operation {
+            r#type: "constexpr_sparse_to_dense".into(),
+            inputs: BTreeMap::new(),
+            outputs: vec![proto::named(&name, dtype, shape)],
+            blocks: Vec::new(),
+            attributes,
+        });
+        Ok(Var { name, dtype, shape: shape.to_vec() })
+    }
+
     /// A tensor value: in the weight file when large, immediate otherwise.
     fn value(&mut self, shape: &[usize], data: ConstData) -> R<proto::Value> {
         let n: usize = shape.iter().product();

@@ -424,6 +424,11 @@ impl DataType {
     pub fn is_float(self) -> bool {
         matches!(self, DataType::Float16 | DataType::Float32)
     }
+
+    /// Bytes per stored value of a float type (the weight-size trade-offs).
+    pub fn byte_size(self) -> usize {
+        if self == DataType::Float32 { 4 } else { 2 }
+    }
 }
 
 // ---- constructors -----------------------------------------------------------------------------

@@ -141,6 +141,7 @@ pub(crate) fn export(
         fp32_ops: fp32_ops(opts.fp32_ops.as_deref()),
         int8_weights: opts.quantize == Some(crate::Quantize::Int8Weights),
         palette_bits: opts.palettize.map(|p| p.bits),
+        sparse_weights: opts.prune.is_some(),
         metadata: edgeport_coreml::Metadata {
             author: m.author.clone().unwrap_or_default(),
             short_description: m.description.clone().unwrap_or_default(),

@@ -92,6 +92,9 @@ pub struct ConvertOptions {
     /// Palettization: weights take their values from a table of `2^bits` entries (Core ML,
     /// iOS16/17 `constexpr_lut_to_dense`).
     pub palettize: Option<Palettize>,
+    /// Magnitude pruning: the smallest weights become zeros, stored sparse in Core ML
+    /// (`constexpr_sparse_to_dense`, iOS16/17) and as dense zeros elsewhere.
+    pub prune: Option<Prune>,
     /// `quantize int8`: how activation ranges are chosen from the calibration samples.
     pub calibration_method: Option<CalibrationMethod>,
     /// `quantize int8`: node names kept in float.
@@ -182,6 +185,55 @@ impl std::str::FromStr for Palettize {
             other => return Err(EngineError::options(format!("palettize mode '{other}' (supported: kmeans, uniform)"))),
         };
         let p = Palettize { bits, mode };
+        p.check()?;
+        Ok(p)
+    }
+}
+
+/// `--prune SPARSITY` (a fraction of each weight tensor, in [0, 1)) or `--prune threshold:T`
+/// (every weight with |w| < T).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Prune {
+    Sparsity(f32),
+    Threshold(f32),
+}
+
+impl Prune {
+    fn pass(self) -> edgeport_quant::prune::Prune {
+        match self {
+            Prune::Sparsity(s) => edgeport_quant::prune::Prune::Sparsity(s),
+            Prune::Threshold(t) => edgeport_quant::prune::Prune::Threshold(t),
+        }
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Prune::Sparsity(s) => format!("prune{}", (f64::from(s) * 100.0).round()),
+            Prune::Threshold(t) => format!("prune<{t}"),
+        }
+    }
+
+    fn check(self) -> Result<(), EngineError> {
+        self.pass().check().map_err(|e| EngineError::options(format!("prune: {e}")))
+    }
+
+    /// Applies the pruning pass to `graph`.
+    pub(crate) fn apply(self, graph: &mut edgeport_ir::Graph) {
+        edgeport_quant::prune::prune_weights(graph, self.pass());
+    }
+}
+
+impl std::str::FromStr for Prune {
+    type Err = EngineError;
+    /// `SPARSITY` (e.g. 0.5) or `threshold:T`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || EngineError::options(format!("prune '{s}': expected a sparsity in [0, 1) such as 0.5, or threshold:T"));
+        let p = match s.trim().split_once(':') {
+            Some(("threshold", t)) => Prune::Threshold(t.trim().parse().map_err(|_| bad())?),
+            Some(_) => return Err(bad()),
+            None => Prune::Sparsity(s.trim().parse().map_err(|_| bad())?),
+        };
         p.check()?;
         Ok(p)
     }
@@ -318,6 +370,15 @@ fn check_options(opts: &ConvertOptions) -> Result<(), EngineError> {
     if !int8 && (opts.calibration_method.is_some() || !opts.keep_float.is_empty() || opts.interface.is_some()) {
         return Err(EngineError::options("calibration_method, keep_float and interface apply to quantize int8 only"));
     }
+    if let Some(p) = opts.prune {
+        p.check()?;
+        if opts.target == Target::Coreml && (opts.palettize.is_some() || opts.quantize == Some(Quantize::Int8Weights)) {
+            return Err(EngineError::new(
+                ErrorCode::Unsupported,
+                "pruning with int8 weights or palettes in Core ML needs iOS18's sparse constexpr ops, which are not available yet; prune alone, or quantize alone",
+            ));
+        }
+    }
     if int8 && opts.palettize.is_some() {
         return Err(EngineError::options("palettization stores float tables; it does not combine with quantize int8"));
     }
@@ -355,6 +416,9 @@ pub fn convert_calibrated(
     let mut graph = imported.graph;
     progress(Stage::Optimize);
     edgeport_passes::optimize(&mut graph)?;
+    if let Some(p) = opts.prune {
+        p.apply(&mut graph);
+    }
     if opts.quantize == Some(Quantize::Int8Weights) {
         edgeport_quant::int8::quantize_weights(&mut graph);
     }

@@ -36,6 +36,7 @@ pub fn artifact_variant(opts: &ConvertOptions) -> RunOptions {
         quantize,
         hybrid: opts.target == Target::Tflite && quantize == Some(Quantize::Int8Weights),
         palettize: opts.palettize,
+        prune: opts.prune,
         input_shapes: opts.input_shapes.clone(),
         calibration_method: opts.calibration_method,
         keep_float: opts.keep_float.clone(),

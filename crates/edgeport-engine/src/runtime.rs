@@ -103,6 +103,8 @@ pub struct RunOptions {
     pub quantize: Option<crate::Quantize>,
     /// Palettized weights, as `convert --palettize` stores them.
     pub palettize: Option<crate::Palettize>,
+    /// Pruned weights, as `convert --prune` stores them (applied before any quantization).
+    pub prune: Option<crate::Prune>,
     /// `quantize int8`: how activation ranges are calibrated.
     pub calibration_method: Option<crate::CalibrationMethod>,
     /// `quantize int8`: nodes kept in float.
@@ -128,7 +130,7 @@ impl RunOptions {
 
     /// Whether these options run something other than the float32 original.
     pub fn is_lossy(&self) -> bool {
-        self.variant != Variant::Fp32 || self.quantize.is_some() || self.palettize.is_some()
+        self.variant != Variant::Fp32 || self.quantize.is_some() || self.palettize.is_some() || self.prune.is_some()
     }
 }
 
@@ -226,6 +228,9 @@ pub(crate) fn prepare(model: &[u8], options: &RunOptions) -> Result<Prepared, En
     let imported = edgeport_onnx::import(model, &import_opts)?;
     let mut graph = imported.graph;
     edgeport_passes::optimize(&mut graph)?;
+    if let Some(p) = options.prune {
+        p.apply(&mut graph);
+    }
     match options.quantize {
         Some(crate::Quantize::Int8Weights) => {
             edgeport_quant::int8::quantize_weights(&mut graph);
@@ -512,7 +517,7 @@ pub fn fidelity(
     inputs: Option<&[BTreeMap<String, Tensor>]>,
 ) -> Result<edgeport_report::Fidelity, EngineError> {
     // The float32 original: no variant rounding and no weight compression.
-    let original = RunOptions { variant: Variant::Fp32, fp32_ops: None, quantize: None, palettize: None, hybrid: false, ..options.clone() };
+    let original = RunOptions { variant: Variant::Fp32, fp32_ops: None, quantize: None, palettize: None, prune: None, hybrid: false, ..options.clone() };
     // Each graph is prepared once (an int8 plan calibrates): its runner gives the outputs, and
     // on the cpu its observed runs give the layer table.
     let float = prepare(model, &original)?;
@@ -532,10 +537,10 @@ pub fn fidelity(
     }
     let got = samples.iter().map(|s| runner.run(s).map(|o| o.outputs)).collect::<Result<Vec<_>, _>>()?;
     let compression: Vec<String> =
-        options.quantize.map(|q| q.name().to_string()).into_iter().chain(options.palettize.map(|p| p.label())).collect();
+        options.prune.map(|p| p.label()).into_iter().chain(options.quantize.map(|q| q.name().to_string())).chain(options.palettize.map(|p| p.label())).collect();
     let (variant, method) = if options.quantize == Some(crate::Quantize::Int8) {
         (
-            "int8".to_string(),
+            compression.join("+"),
             format!(
                 "edgeport-cpu: full-integer simulation, {} calibration; int8 weights per channel, int32 biases, every int8 tensor rounded as the model stores it, float32 arithmetic between",
                 options.calibration_method.unwrap_or_default().name()
@@ -543,7 +548,7 @@ pub fn fidelity(
         )
     } else if options.hybrid {
         (
-            format!("int8-weights+{}", options.variant.name()),
+            format!("{}+{}", compression.join("+"), options.variant.name()),
             "edgeport-cpu: TFLite hybrid kernels simulated: int8 weights per channel; each convolution's and fully connected layer's input quantized to int8 per batch item or row as it runs; float32 elsewhere".to_string(),
         )
     } else if compression.is_empty() {

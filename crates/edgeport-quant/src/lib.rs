@@ -11,6 +11,7 @@
 pub mod calibrate;
 pub mod int8;
 pub mod palette;
+pub mod prune;
 pub mod weights;
 
 /// One quantized constant, for reports.
