@@ -13,7 +13,7 @@
 //
 // Cases: every tests/fixtures/*/model.onnx with the CLI's default options ({"to":"tflite"}),
 // as Core ML and as ONNX, full-integer int8 (TFLite and ONNX QDQ) and TFLite int8 weights
-// (hybrid kernels) and 50 % pruned Core ML of three fixtures, the
+// (hybrid kernels), Core ML W8A8 and 50 % pruned Core ML of three fixtures, the
 // NHWC-interface variant of one CNN, then the extra cases.
 
 import crypto from "node:crypto";
@@ -50,6 +50,7 @@ function fixtureCases() {
     cases.push({ id: `${n}+int8`, model: path.join(dir, n, "model.onnx"), options: defaults({ quantize: "int8" }) });
     cases.push({ id: `${n}+int8-onnx`, model: path.join(dir, n, "model.onnx"), options: defaults({ to: "onnx", quantize: "int8" }) });
     cases.push({ id: `${n}+int8-weights`, model: path.join(dir, n, "model.onnx"), options: defaults({ quantize: "int8-weights" }) });
+    cases.push({ id: `${n}+w8a8`, model: path.join(dir, n, "model.onnx"), options: defaults({ to: "coreml", coreml_target: "ios17", quantize: "w8a8" }) });
     cases.push({ id: `${n}+prune-coreml`, model: path.join(dir, n, "model.onnx"), options: defaults({ to: "coreml", prune: { sparsity: 0.5 } }) });
   }
   const cnn = names.includes(nhwcFixture) ? nhwcFixture : null;

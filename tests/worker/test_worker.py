@@ -373,6 +373,7 @@ def test_convert_coreml_matches_the_cli(name, cli):
         ("to=coreml&target=ios18&quantize=int8-weights", ("--to", "coreml", "--target", "ios18", "--quantize", "int8-weights"), "application/zip", ".mlpackage.zip"),
         ("to=coreml&palettize=4", ("--to", "coreml", "--palettize", "4"), "application/zip", ".mlpackage.zip"),
         ("to=coreml&prune=0.5", ("--to", "coreml", "--prune", "0.5"), "application/zip", ".mlpackage.zip"),
+        ("to=coreml&target=ios17&quantize=w8a8", ("--to", "coreml", "--target", "ios17", "--quantize", "w8a8"), "application/zip", ".mlpackage.zip"),
         ("to=coreml&palettize=6%3Auniform", ("--to", "coreml", "--palettize", "6:uniform"), "application/zip", ".mlpackage.zip"),
     ],
 )

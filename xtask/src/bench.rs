@@ -1,6 +1,8 @@
 //! `cargo xtask bench convert`: whole-process ONNX -> TFLite conversion time of the release CLI
 //! for every fixture, optionally against onnx2tf, written into BENCHMARKS.md.
 //! `cargo xtask bench coreml` (in `bench_coreml.rs`): Core ML against coremltools from PyTorch.
+//! `cargo xtask bench compress` (in `bench_compress.rs`): Core ML weight compression against
+//! coremltools.optimize.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -33,6 +35,9 @@ pub enum BenchCmd {
     /// Time `edgeport convert --to coreml` on MobileNetV2 against coremltools converting the
     /// same network from PyTorch (installed into its own venv if missing).
     Coreml(bench_coreml::CoremlArgs),
+    /// Core ML weight compression (int8, palettization, pruning) of MobileNetV2 against
+    /// coremltools.optimize.coreml on the same fp16 program: sizes, weight SQNR, time.
+    Compress(crate::bench_compress::CompressArgs),
     /// Warm inference latency of the CPU runtime against onnxruntime (one thread) and tract.
     Cpu(crate::bench_cpu::CpuArgs),
     /// Warm inference latency of the WebGPU runtime in headless Chromium against
@@ -66,6 +71,7 @@ pub fn cmd(env: &Env, which: &BenchCmd) -> Result<()> {
     match which {
         BenchCmd::Convert(args) => convert(env, args),
         BenchCmd::Coreml(args) => bench_coreml::bench(env, args),
+        BenchCmd::Compress(args) => crate::bench_compress::bench(env, args),
         BenchCmd::Cpu(args) => crate::bench_cpu::bench(env, args),
         BenchCmd::Gpu(args) => crate::bench_gpu::bench(env, args),
         BenchCmd::Quant(args) => crate::bench_quant::bench(env, args),

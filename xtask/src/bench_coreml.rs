@@ -17,12 +17,16 @@ use crate::util::{self, median, run, stdout_of};
 
 /// coremltools 9.0 is tested against torch up to 2.7 (`_TORCH_MAX_VERSION`); the PyPI torch
 /// wheel is large (it pulls the CUDA libraries) but CPU is all the conversion uses. onnx reads
-/// the fixture's weights into the torch module.
+/// the fixture's weights into the torch module. scikit-learn is for `bench compress`:
+/// coremltools' k-means palettization clusters tensors under 10,000 values (and any fp32 one)
+/// with sklearn's KMeans (larger fp16 ones with its bundled kmeans1d); 1.5.1 is the newest it
+/// supports (`_SKLEARN_MAX_VERSION`).
 pub const PEER_REQUIREMENTS: &str = "\
 coremltools==9.0
 torch==2.7.0
 numpy==2.2.6
 onnx==1.18.0
+scikit-learn==1.5.1
 ";
 
 const PEER_SCRIPT: &str = include_str!("bench_coreml_peer.py");
@@ -118,7 +122,8 @@ pub fn bench(env: &Env, args: &CoremlArgs) -> Result<()> {
     crate::bench::publish(env, &section, BEGIN, END, args.no_write)
 }
 
-fn ensure_peers(env: &Env) -> Result<PathBuf> {
+/// The Python of the Core ML peers venv (coremltools, torch; installed if missing).
+pub(crate) fn ensure_peers(env: &Env) -> Result<PathBuf> {
     let req = env.scratch("coreml-peer-requirements.txt");
     fs::create_dir_all(req.parent().context("scratch dir")?)?;
     fs::write(&req, PEER_REQUIREMENTS)?;

@@ -86,6 +86,10 @@ pub fn cli_args(options: &Value) -> Result<Vec<String>> {
         args.push("--quantize".into());
         args.push(q.to_owned());
     }
+    if let Some(t) = options["coreml_target"].as_str() {
+        args.push("--target".into());
+        args.push(t.to_owned());
+    }
     if let Some(s) = options["prune"]["sparsity"].as_f64() {
         args.push("--prune".into());
         args.push(s.to_string());

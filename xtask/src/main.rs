@@ -1,6 +1,7 @@
 //! `cargo xtask`: every automation command of the edgeport workspace.
 
 mod bench;
+mod bench_compress;
 mod bench_coreml;
 mod bench_cpu;
 mod bench_gpu;

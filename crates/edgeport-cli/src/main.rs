@@ -68,7 +68,9 @@ enum Command {
         /// kernels, as TFLite's dynamic range quantization; ONNX: DequantizeLinear).
         /// int8 is full-integer (TFLite, or ONNX QDQ): int8 weights (per channel) and activations calibrated on
         /// --calibration samples (generated ones when absent, with a warning).
-        #[arg(long, value_parser = ["fp16", "int8-weights", "int8"])]
+        /// w8a8 is Core ML's (iOS17+): int8 weights, and int8 activations between float ops
+        /// (quantize/dequantize), calibrated as int8 is.
+        #[arg(long, value_parser = ["fp16", "int8-weights", "int8", "w8a8"])]
         quantize: Option<String>,
         #[command(flatten)]
         int8: Int8Args,
@@ -264,14 +266,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let bytes = read_model(&model.model)?;
             let calibration = match &int8.calibration {
                 Some(path) => {
-                    if opts.quantize != Some(edgeport_engine::Quantize::Int8) {
-                        return Err(EngineError::options("--calibration applies to --quantize int8 only").into());
+                    if !opts.quantize.is_some_and(edgeport_engine::Quantize::is_calibrated) {
+                        return Err(EngineError::options("--calibration applies to --quantize int8 and w8a8 only").into());
                     }
                     Some(read_calibration(path, &bytes, &opts.input_shapes)?)
                 }
                 None => None,
             };
-            if opts.quantize == Some(edgeport_engine::Quantize::Int8) && calibration.is_none() {
+            if opts.quantize.is_some_and(edgeport_engine::Quantize::is_calibrated) && calibration.is_none() {
                 eprintln!(
                     "warning: no --calibration data; activation ranges come from {} generated samples (uniform in [0, 1)), which rarely match real inputs",
                     edgeport_engine::quantize::GENERATED_SAMPLES

@@ -25,7 +25,7 @@ pub struct RuntimeArgs {
     /// matmul weights, as `convert --quantize int8-weights` stores them) or int8 (the
     /// full-integer TFLite model `convert --quantize int8` writes, simulated: int8 weights and
     /// every int8 tensor rounded as the model stores it).
-    #[arg(long, value_parser = ["int8-weights", "int8"])]
+    #[arg(long, value_parser = ["int8-weights", "int8", "w8a8"])]
     quantize: Option<String>,
     /// With `--quantize int8-weights`: run as the TFLite model computes, its convolutions and
     /// fully connected layers hybrid kernels that quantize their inputs to int8 as they run.

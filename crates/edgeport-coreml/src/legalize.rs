@@ -158,12 +158,19 @@ pub(crate) fn lower(g: &Graph, opts: &ExportOptions) -> Result<Lowered, CoremlEr
             opts.target
         )));
     }
+    if opts.int8_activations && opts.target < crate::Target::Ios17 {
+        return Err(CoremlError::BadOption(format!(
+            "int8 activations need iOS17 or later (quantize/dequantize); the target is {}",
+            opts.target
+        )));
+    }
     let mut cx = Lower {
         g,
         mil: Mil::new(opts.target),
         int8_weights: opts.int8_weights,
         palette_bits: opts.palette_bits,
         sparse_weights: opts.sparse_weights,
+        int8_activations: opts.int8_activations,
         compute: base,
         base,
         fp32,
@@ -286,6 +293,8 @@ struct Lower<'g> {
     palette_bits: Option<u8>,
     /// Store weights with enough zeros sparse (`ExportOptions::sparse_weights`).
     sparse_weights: bool,
+    /// Hold values with `QuantParams` as int8 (`ExportOptions::int8_activations`).
+    int8_activations: bool,
     /// MIL type of float32 IR values in the node being lowered.
     compute: DataType,
     /// The program's precision (MIL type of float32 IR values outside the fp32 nodes).
@@ -334,11 +343,17 @@ impl<'g> Lower<'g> {
             };
             // Consumers that compute in another type cast it on first use.
             let name = self.mil.fresh_feature(&v.name);
-            self.vars[i.0 as usize] = Some(Var {
+            let mut var = Var {
                 name: name.clone(),
                 dtype: io,
                 shape: v.ty.shape.clone(),
-            });
+            };
+            if let Some(q) = v.quant.filter(|_| self.int8_activations) {
+                let (stored, read) = (self.mil.fresh(&format!("{name}_int8")), self.mil.fresh(&format!("{name}_read")));
+                var = ops::quantize::round_trip(&mut self.mil, &var, q, &stored, &read)
+                    .map_err(|e| CoremlError::Invalid(format!("input '{}': {e:?}", v.name)))?;
+            }
+            self.vars[i.0 as usize] = Some(var);
             features.push(Feature {
                 name,
                 source: v.name.clone(),
@@ -606,8 +621,25 @@ impl<'g> Lower<'g> {
                 ty.shape
             )));
         }
+        let var = match self.g.value(id).quant.filter(|_| self.int8_activations) {
+            Some(q) => self.held_as_int8(var, q)?,
+            None => var,
+        };
         self.vars[id.0 as usize] = Some(var);
         Ok(())
+    }
+
+    /// `var` stored as int8 and read back (W8A8). The value keeps its name: its producer's
+    /// output is renamed and the `dequantize` takes the name, so graph outputs stay direct.
+    fn held_as_int8(&mut self, var: Var, q: edgeport_ir::QuantParams) -> R<Var> {
+        let raw_name = self.mil.fresh(&format!("{}_float", var.name));
+        let stored = self.mil.fresh(&format!("{}_int8", var.name));
+        if self.mil.rename_output(&var.name, &raw_name) {
+            let raw = Var { name: raw_name, ..var.clone() };
+            return ops::quantize::round_trip(&mut self.mil, &raw, q, &stored, &var.name);
+        }
+        let read = self.mil.fresh(&format!("{}_read", var.name));
+        ops::quantize::round_trip(&mut self.mil, &var, q, &stored, &read)
     }
 
     /// Emit the node's (single-output) lowering under the output's name and bind it.

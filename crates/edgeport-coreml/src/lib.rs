@@ -160,6 +160,9 @@ pub struct ExportOptions {
     /// Store weights with enough exact zeros (the `edgeport-quant` pruning pass made them) as a
     /// bit mask and their nonzero values (`constexpr_sparse_to_dense`, iOS16/17).
     pub sparse_weights: bool,
+    /// W8A8: every IR value with `QuantParams` (the int8 plan set them) is held as int8 between
+    /// ops: `quantize` after its producer, `dequantize` before its readers (iOS17+).
+    pub int8_activations: bool,
 }
 
 impl Default for ExportOptions {
@@ -173,6 +176,7 @@ impl Default for ExportOptions {
             int8_weights: false,
             palette_bits: None,
             sparse_weights: false,
+            int8_activations: false,
         }
     }
 }

@@ -382,6 +382,25 @@ impl Mil {
         Ok(Var { name, dtype, shape: shape.to_vec() })
     }
 
+    /// Renames the output `old` of the op that wrote it (and the op itself) to `new`, when
+    /// nothing reads it yet; false when no op wrote `old` or something already reads it.
+    pub fn rename_output(&mut self, old: &str, new: &str) -> bool {
+        let read = self.ops.iter().any(|op| op.inputs.values().any(|a| proto::argument_reads(a, old)));
+        if read {
+            return false;
+        }
+        let Some(op) = self.ops.iter_mut().rev().find(|op| op.outputs.iter().any(|o| o.name == old)) else {
+            return false;
+        };
+        for o in op.outputs.iter_mut().filter(|o| o.name == old) {
+            o.name = new.to_string();
+        }
+        if op.attributes.get("name") == Some(&proto::string_value(old)) {
+            op.attributes.insert("name".to_string(), proto::string_value(new));
+        }
+        true
+    }
+
     /// A tensor value: in the weight file when large, immediate otherwise.
     fn value(&mut self, shape: &[usize], data: ConstData) -> R<proto::Value> {
         let n: usize = shape.iter().product();
@@ -492,6 +511,11 @@ impl OpBuilder<'_> {
     /// A scalar bool parameter.
     pub fn boolean(self, param: &str, v: bool) -> Self {
         self.with_param(param, &[], ConstData::Bool(vec![v]))
+    }
+
+    /// A scalar int8 parameter.
+    pub fn int8(self, param: &str, v: i8) -> Self {
+        self.with_param(param, &[], ConstData::I8(vec![v]))
     }
 
     /// A scalar string parameter.

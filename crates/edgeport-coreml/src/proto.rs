@@ -506,6 +506,11 @@ pub fn argument_value(value: Value) -> Argument {
 }
 
 /// An argument bound to the values named `names` (one for plain inputs, several for tuples).
+/// Whether `a` binds the value named `name`.
+pub fn argument_reads(a: &Argument, name: &str) -> bool {
+    a.arguments.iter().any(|b| matches!(&b.binding, Some(argument::binding::Binding::Name(n)) if n == name))
+}
+
 pub fn argument_names<S: AsRef<str>>(names: &[S]) -> Argument {
     Argument {
         arguments: names

@@ -139,7 +139,8 @@ pub(crate) fn export(
             Some(Precision::Fp16) | None => edgeport_coreml::Precision::Fp16,
         },
         fp32_ops: fp32_ops(opts.fp32_ops.as_deref()),
-        int8_weights: opts.quantize == Some(crate::Quantize::Int8Weights),
+        int8_weights: matches!(opts.quantize, Some(crate::Quantize::Int8Weights | crate::Quantize::W8a8)),
+        int8_activations: opts.quantize == Some(crate::Quantize::W8a8),
         palette_bits: opts.palettize.map(|p| p.bits),
         sparse_weights: opts.prune.is_some(),
         metadata: edgeport_coreml::Metadata {

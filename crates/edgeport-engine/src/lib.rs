@@ -245,8 +245,11 @@ impl std::str::FromStr for Prune {
 pub enum Quantize {
     Fp16,
     Int8Weights,
-    /// Full-integer: int8 weights and activations, calibrated (TFLite).
+    /// Full-integer: int8 weights and activations, calibrated (TFLite, ONNX QDQ).
     Int8,
+    /// Core ML (iOS17+): int8 weights and int8 activations between ops (`quantize` /
+    /// `dequantize`), calibrated as `Int8` is.
+    W8a8,
 }
 
 impl Quantize {
@@ -255,7 +258,13 @@ impl Quantize {
             Quantize::Fp16 => "fp16",
             Quantize::Int8Weights => "int8-weights",
             Quantize::Int8 => "int8",
+            Quantize::W8a8 => "w8a8",
         }
+    }
+
+    /// Whether activations are quantized too, with ranges from calibration.
+    pub fn is_calibrated(self) -> bool {
+        matches!(self, Quantize::Int8 | Quantize::W8a8)
     }
 }
 
@@ -266,7 +275,8 @@ impl std::str::FromStr for Quantize {
             "fp16" => Ok(Quantize::Fp16),
             "int8-weights" => Ok(Quantize::Int8Weights),
             "int8" => Ok(Quantize::Int8),
-            other => Err(EngineError::options(format!("unknown quantization '{other}' (supported: fp16, int8-weights, int8)"))),
+            "w8a8" => Ok(Quantize::W8a8),
+            other => Err(EngineError::options(format!("unknown quantization '{other}' (supported: fp16, int8-weights, int8, w8a8)"))),
         }
     }
 }
@@ -357,18 +367,26 @@ fn check_options(opts: &ConvertOptions) -> Result<(), EngineError> {
             return Err(EngineError::new(ErrorCode::Unsupported, "palettization with int8 weights (int8 tables) is not available yet"));
         }
     }
-    let int8 = opts.quantize == Some(Quantize::Int8);
-    if int8 && opts.target == Target::Coreml {
+    let int8 = opts.quantize.is_some_and(Quantize::is_calibrated);
+    if opts.quantize == Some(Quantize::Int8) && opts.target == Target::Coreml {
         return Err(EngineError::new(
             ErrorCode::Unsupported,
-            "quantize int8 (full-integer) is available for tflite and onnx; for coreml use int8-weights",
+            "quantize int8 (full-integer) is available for tflite and onnx; for coreml use w8a8 (int8 activations between float ops, iOS17+) or int8-weights",
         ));
+    }
+    if opts.quantize == Some(Quantize::W8a8) {
+        if opts.target != Target::Coreml {
+            return Err(EngineError::options("quantize w8a8 is the Core ML form (quantize/dequantize ops); for tflite and onnx use int8"));
+        }
+        if opts.coreml_target.unwrap_or_default() < CoremlTarget::Ios17 {
+            return Err(EngineError::options("quantize w8a8 needs Core ML target ios17 or later (its quantize/dequantize ops); add --target ios17"));
+        }
     }
     if opts.interface.is_some() && opts.target != Target::Tflite {
         return Err(EngineError::options("interface applies to the tflite target only (ONNX QDQ models keep float inputs)"));
     }
     if !int8 && (opts.calibration_method.is_some() || !opts.keep_float.is_empty() || opts.interface.is_some()) {
-        return Err(EngineError::options("calibration_method, keep_float and interface apply to quantize int8 only"));
+        return Err(EngineError::options("calibration_method, keep_float and interface apply to quantize int8 and w8a8 only"));
     }
     if let Some(p) = opts.prune {
         p.check()?;
@@ -378,6 +396,9 @@ fn check_options(opts: &ConvertOptions) -> Result<(), EngineError> {
                 "pruning with int8 weights or palettes in Core ML needs iOS18's sparse constexpr ops, which are not available yet; prune alone, or quantize alone",
             ));
         }
+    }
+    if int8 && opts.prune.is_some() && opts.target == Target::Coreml {
+        return Err(EngineError::new(ErrorCode::Unsupported, "pruning with w8a8 in Core ML needs iOS18's sparse constexpr ops, which are not available yet"));
     }
     if int8 && opts.palettize.is_some() {
         return Err(EngineError::options("palettization stores float tables; it does not combine with quantize int8"));
@@ -425,11 +446,12 @@ pub fn convert_calibrated(
     if let Some(p) = opts.palettize {
         p.apply(&mut graph);
     }
-    if opts.quantize == Some(Quantize::Int8) {
+    if opts.quantize.is_some_and(Quantize::is_calibrated) {
         let setup = quantize::Int8Setup {
             method: opts.calibration_method.unwrap_or_default(),
             keep_float: opts.keep_float.clone(),
             calibration: calibration.cloned(),
+            f16_scales: opts.quantize == Some(Quantize::W8a8) && opts.precision != Some(Precision::Fp32),
         };
         quantize::plan_int8(&mut graph, &setup)?;
     }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use edgeport_ir::{DType, Graph, Tensor, TensorData, TensorType};
+use edgeport_ir::{DType, Graph, Tensor, TensorData, TensorType, ValueId};
 use serde::{Deserialize, Serialize};
 
 use crate::EngineError;
@@ -179,6 +179,9 @@ pub struct Int8Setup {
     pub keep_float: Vec<String>,
     /// `None`: generated samples.
     pub calibration: Option<Calibration>,
+    /// Put every activation scale on the float16 grid: a float16 Core ML program (W8A8) holds
+    /// its quantize/dequantize scales in float16, and the simulation must use the same ones.
+    pub f16_scales: bool,
 }
 
 /// `--keep-float auto` keeps an int8 layer in float when its output's SQNR is below this...
@@ -198,7 +201,27 @@ pub fn plan_int8(_graph: &mut Graph, _setup: &Int8Setup) -> Result<edgeport_tfli
 }
 
 #[cfg(feature = "int8")]
+const F16_MIN_NORMAL: f32 = 6.103_515_6e-5;
+
+#[cfg(feature = "int8")]
 pub fn plan_int8(graph: &mut Graph, setup: &Int8Setup) -> Result<edgeport_tflite::int8::Int8Plan, EngineError> {
+    let plan = plan_calibrated(graph, setup)?;
+    if setup.f16_scales {
+        let ids: Vec<ValueId> = graph.value_ids().collect();
+        for v in ids {
+            if let Some(mut q) = graph.value(v).quant {
+                // at least float16's smallest normal value: a tinier scale would flush to zero
+                let rounded = edgeport_ir::tensor::f16_bits_to_f32(edgeport_ir::tensor::f32_to_f16_bits(q.scale));
+                q.scale = rounded.max(F16_MIN_NORMAL);
+                graph.set_quant(v, Some(q));
+            }
+        }
+    }
+    Ok(plan)
+}
+
+#[cfg(feature = "int8")]
+fn plan_calibrated(graph: &mut Graph, setup: &Int8Setup) -> Result<edgeport_tflite::int8::Int8Plan, EngineError> {
     let auto = setup.keep_float.iter().any(|n| n == "auto");
     let mut keep: BTreeMap<String, String> = BTreeMap::new();
     for name in setup.keep_float.iter().filter(|n| *n != "auto") {

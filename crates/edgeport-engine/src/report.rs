@@ -29,7 +29,7 @@ pub fn artifact_variant(opts: &ConvertOptions) -> RunOptions {
         (Target::Tflite, _, Some(Quantize::Fp16)) => (Variant::Fp16, None),
         _ => (Variant::Fp32, None),
     };
-    let quantize = opts.quantize.filter(|q| matches!(q, Quantize::Int8Weights | Quantize::Int8));
+    let quantize = opts.quantize.filter(|q| matches!(q, Quantize::Int8Weights | Quantize::Int8 | Quantize::W8a8));
     RunOptions {
         variant,
         fp32_ops,
@@ -65,7 +65,7 @@ pub fn add_artifact_fidelity(
     calibration: Option<&crate::Calibration>,
 ) -> Result<(), EngineError> {
     let mut run = artifact_variant(opts);
-    if run.quantize == Some(Quantize::Int8) {
+    if run.quantize.is_some_and(Quantize::is_calibrated) {
         run.calibration = calibration.cloned();
     }
     if run.is_lossy() {

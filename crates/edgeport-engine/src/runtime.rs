@@ -125,6 +125,7 @@ impl RunOptions {
             method: self.calibration_method.unwrap_or_default(),
             keep_float: self.keep_float.clone(),
             calibration: self.calibration.clone(),
+            f16_scales: self.quantize == Some(crate::Quantize::W8a8) && self.variant == Variant::CoremlFp16,
         }
     }
 
@@ -238,7 +239,7 @@ pub(crate) fn prepare(model: &[u8], options: &RunOptions) -> Result<Prepared, En
                 hybrid = Some(edgeport_tflite::hybrid::dynamic_inputs(&graph));
             }
         }
-        Some(crate::Quantize::Int8) => {
+        Some(crate::Quantize::Int8 | crate::Quantize::W8a8) => {
             int8 = Some(crate::quantize::plan_int8(&mut graph, &options.int8_setup())?);
         }
         Some(crate::Quantize::Fp16) => {
@@ -538,7 +539,16 @@ pub fn fidelity(
     let got = samples.iter().map(|s| runner.run(s).map(|o| o.outputs)).collect::<Result<Vec<_>, _>>()?;
     let compression: Vec<String> =
         options.prune.map(|p| p.label()).into_iter().chain(options.quantize.map(|q| q.name().to_string())).chain(options.palettize.map(|p| p.label())).collect();
-    let (variant, method) = if options.quantize == Some(crate::Quantize::Int8) {
+    let (variant, method) = if options.quantize == Some(crate::Quantize::W8a8) {
+        (
+            format!("{}+{}", compression.join("+"), options.variant.name()),
+            format!(
+                "edgeport-cpu: Core ML W8A8 simulated, {} calibration; int8 weights per channel, every quantize/dequantize pair rounded as the program holds it, {} between",
+                options.calibration_method.unwrap_or_default().name(),
+                options.variant.method().trim_start_matches("edgeport-cpu: ")
+            ),
+        )
+    } else if options.quantize == Some(crate::Quantize::Int8) {
         (
             compression.join("+"),
             format!(

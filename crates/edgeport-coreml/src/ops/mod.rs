@@ -17,6 +17,7 @@ pub(crate) mod linear;
 pub(crate) mod matmul;
 pub(crate) mod pad;
 pub(crate) mod pool;
+pub(crate) mod quantize;
 pub(crate) mod reduce;
 pub(crate) mod reshape;
 pub(crate) mod resize;
