@@ -266,21 +266,23 @@ def test_int8_weights_tflite_stores_int8_filters(case, hybrid_tflite, converted)
 
 # --- palettization (Core ML) -----------------------------------------------------------------
 
-PALETTES = ["4", "6:uniform", "2"]
+# (target, palette): iOS16/17 tables are per tensor with packed uint8 indices; iOS18 takes
+# typed sub-byte indices, 3-bit tables and a table per group of output channels.
+PALETTES = [("ios17", "4"), ("ios17", "6:uniform"), ("ios17", "2"), ("ios18", "4:kmeans:g16"), ("ios18", "3")]
 
 
-@pytest.mark.parametrize("palette", PALETTES)
+@pytest.mark.parametrize("target, palette", PALETTES)
 @pytest.mark.parametrize("case", all_case_params(), indirect=True)
-def test_palettized_coreml_runs_as_predicted(case, palette, edgeport, out_root, tmp_path):
-    """Palettized weights (constexpr_lut_to_dense, iOS17): coremltools rebuilds the program, and
+def test_palettized_coreml_runs_as_predicted(case, target, palette, edgeport, out_root, tmp_path):
+    """Palettized weights (constexpr_lut_to_dense): coremltools rebuilds the program, and
     the MIL evaluator's outputs agree with edgeport's `coreml-fp16 --palettize` run (errors
     against float32 within a factor of 3). No accuracy bound: per-tensor palettes of 2 to 6 bits
     cost what the prediction says (MobileNetV2 at 4 bits: cosine 0.96), which is the point of
     predicting it."""
     from test_coreml import mil_name, milproto_rebuild
 
-    pkg = out_root / "quant" / f"{case.name}_pal{palette.replace(':', '_')}.mlpackage"
-    res = edgeport.run("convert", case.model, "--to", "coreml", "--target", "ios17", "--palettize", palette, "-o", pkg, *case.shape_args)
+    pkg = out_root / "quant" / f"{case.name}_{target}_pal{palette.replace(':', '_')}.mlpackage"
+    res = edgeport.run("convert", case.model, "--to", "coreml", "--target", target, "--palettize", palette, "-o", pkg, *case.shape_args)
     assert res.returncode == 0, res.describe()
     milproto_rebuild(pkg)
     ops, mil = _run_mil(pkg, case.input)
@@ -311,6 +313,12 @@ def test_palettized_weights_are_small(edgeport, out_root, case_loader, tmp_path)
         sizes[tag] = (pkg / "Data" / "com.apple.CoreML" / "weights" / "weight.bin").stat().st_size
     print(sizes)
     assert sizes["pal4"] <= 0.35 * sizes["fp16"] and sizes["pal2"] <= 0.22 * sizes["fp16"], sizes
+    # iOS18: grouped tables (16 channels each) cost a little; 3-bit indices pack tightly
+    for tag, args in [("g16", ["--palettize", "4:g16"]), ("pal3", ["--palettize", "3"])]:
+        pkg = tmp_path / f"{tag}.mlpackage"
+        assert edgeport.run("convert", c.model, "--to", "coreml", "--target", "ios18", "-o", pkg, *args).returncode == 0
+        sizes[tag] = (pkg / "Data" / "com.apple.CoreML" / "weights" / "weight.bin").stat().st_size
+    assert sizes["g16"] <= 1.1 * sizes["pal4"] and sizes["pal3"] <= 0.27 * sizes["fp16"], sizes
 
 
 def test_palettize_bad_options_are_clear(edgeport, case_loader, tmp_path):
@@ -320,7 +328,9 @@ def test_palettize_bad_options_are_clear(edgeport, case_loader, tmp_path):
         (["--to", "coreml", "--palettize", "4:median"], 2, "median"),
         (["--to", "tflite", "--palettize", "4"], 2, "TFLite"),
         (["--to", "coreml", "--target", "ios15", "--palettize", "4"], 2, "iOS16"),
-        (["--to", "coreml", "--target", "ios18", "--palettize", "4"], 4, "iOS18"),
+        (["--to", "coreml", "--target", "ios17", "--palettize", "4:g16"], 2, "iOS18"),
+        (["--to", "coreml", "--target", "ios17", "--palettize", "3"], 4, "iOS18"),
+        (["--to", "coreml", "--target", "ios18", "--palettize", "4:g0"], 2, "group"),
         (["--to", "coreml", "--palettize", "4", "--quantize", "int8-weights"], 4, "int8"),
     ]:
         out = tmp_path / "x.out"

@@ -291,12 +291,13 @@ def test_openapi_parameters_are_the_accepted_ones(openapi, dynamic_model):
     model = model_bytes("mlp_gelu")
     params = {p["name"]: p for p in openapi["paths"]["/v1/convert"]["post"]["parameters"]}
     assert set(params) == {
-        "to", "nhwc_io", "input_shape", "target", "precision", "quantize", "palettize",
+        "to", "nhwc_io", "input_shape", "target", "precision", "quantize", "palettize", "prune",
         "calibration_method", "keep_float", "interface", "fidelity", "name",
     }
     for q in params["quantize"]["schema"]["enum"]:
-        # every method has a target that takes it (int8 is full-integer: tflite and onnx)
-        to = "onnx" if q == "int8" else "coreml"
+        # every method has a target that takes it (int8 is full-integer: tflite and onnx; w8a8
+        # is Core ML's, from iOS17)
+        to = {"int8": "onnx", "w8a8": "coreml&target=ios17"}.get(q, "coreml")
         r = request("POST", f"/v1/convert?to={to}&quantize={q}", model, OCTET)
         assert r.status == 200, f"{q}: {r.describe()}"
     for m in params["calibration_method"]["schema"]["enum"]:
@@ -375,6 +376,7 @@ def test_convert_coreml_matches_the_cli(name, cli):
         ("to=coreml&prune=0.5", ("--to", "coreml", "--prune", "0.5"), "application/zip", ".mlpackage.zip"),
         ("to=coreml&target=ios17&quantize=w8a8", ("--to", "coreml", "--target", "ios17", "--quantize", "w8a8"), "application/zip", ".mlpackage.zip"),
         ("to=coreml&palettize=6%3Auniform", ("--to", "coreml", "--palettize", "6:uniform"), "application/zip", ".mlpackage.zip"),
+        ("to=coreml&target=ios18&palettize=4%3Ag16", ("--to", "coreml", "--target", "ios18", "--palettize", "4:g16"), "application/zip", ".mlpackage.zip"),
     ],
 )
 def test_compressed_variants_match_the_cli(query, args, media, suffix, cli):

@@ -75,8 +75,9 @@ enum Command {
         #[command(flatten)]
         int8: Int8Args,
         /// Palettize weights: a table of 2^BITS values per weight (BITS 1, 2, 3, 4, 6 or 8;
-        /// k-means by default, or uniform), Core ML constexpr_lut_to_dense (iOS16/17).
-        #[arg(long, value_name = "BITS[:kmeans|uniform]")]
+        /// k-means by default, or uniform), Core ML constexpr_lut_to_dense; `:gN` gives every
+        /// N output channels their own table (iOS18, as do 3-bit tables).
+        #[arg(long, value_name = "BITS[:kmeans|uniform][:gN]")]
         palettize: Option<String>,
         /// Prune weights by magnitude: SPARSITY (the fraction of each weight tensor set to
         /// zero, in [0, 1)) or threshold:T (every |w| < T). Core ML stores them sparse

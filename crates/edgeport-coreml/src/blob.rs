@@ -39,6 +39,26 @@ pub enum BlobDType {
 }
 
 impl BlobDType {
+    /// Packed types of fewer than 8 bits per value.
+    pub fn is_sub_byte(self) -> bool {
+        use BlobDType::*;
+        matches!(self, Int4 | UInt1 | UInt2 | UInt3 | UInt4 | UInt6)
+    }
+
+    /// The unsigned packed type of `bits` bits per value.
+    pub fn unsigned_bits(bits: u8) -> Option<BlobDType> {
+        use BlobDType::*;
+        Some(match bits {
+            1 => UInt1,
+            2 => UInt2,
+            3 => UInt3,
+            4 => UInt4,
+            6 => UInt6,
+            8 => UInt8,
+            _ => return None,
+        })
+    }
+
     pub fn from_u32(v: u32) -> Option<BlobDType> {
         use BlobDType::*;
         Some(match v {
@@ -85,6 +105,12 @@ impl BlobWriter {
 
     /// Append one blob of whole bytes; returns the offset of its metadata record.
     pub fn add(&mut self, dtype: BlobDType, data: &[u8]) -> Result<u64, CoremlError> {
+        self.add_padded(dtype, data, 0)
+    }
+
+    /// [`Blobs::add`] for packed sub-byte data whose last byte holds `padding_bits` (< 8)
+    /// unused bits.
+    pub fn add_padded(&mut self, dtype: BlobDType, data: &[u8], padding_bits: u8) -> Result<u64, CoremlError> {
         let record = self.buf.len().next_multiple_of(ALIGNMENT);
         let end = record
             .checked_add(RECORD_SIZE)
@@ -105,7 +131,7 @@ impl BlobWriter {
             .extend_from_slice(&(data.len() as u64).to_le_bytes());
         self.buf
             .extend_from_slice(&((record + RECORD_SIZE) as u64).to_le_bytes());
-        self.buf.extend_from_slice(&0u64.to_le_bytes()); // padding_size_in_bits: whole bytes only
+        self.buf.extend_from_slice(&u64::from(padding_bits).to_le_bytes());
         self.buf.resize(record + RECORD_SIZE, 0);
         self.buf.extend_from_slice(data);
         Ok(record as u64)
@@ -171,8 +197,9 @@ pub fn read_blobs(file: &[u8]) -> Result<Vec<BlobRecord>, String> {
                 "blob {i}: data offset {data_offset} does not follow its record at {record}"
             ));
         }
-        if u64_at(record + 24)? != 0 {
-            return Err(format!("blob {i}: unexpected sub-byte padding"));
+        let padding = u64_at(record + 24)?;
+        if padding != 0 && !(dtype.is_sub_byte() && padding < 8) {
+            return Err(format!("blob {i}: padding of {padding} bits for {dtype:?} data"));
         }
         if file[record + 32..record + RECORD_SIZE]
             .iter()

@@ -146,6 +146,12 @@ pub(crate) fn lower(g: &Graph, opts: &ExportOptions) -> Result<Lowered, CoremlEr
             opts.target
         )));
     }
+    if opts.palette_group.is_some() && opts.target < crate::Target::Ios18 {
+        return Err(CoremlError::BadOption(format!(
+            "grouped palettes need iOS18 (constexpr_lut_to_dense with a table per group of channels); the target is {}",
+            opts.target
+        )));
+    }
     if opts.palette_bits.is_some() && opts.target < crate::Target::Ios16 {
         return Err(CoremlError::BadOption(format!(
             "palettized weights need iOS16 or later (constexpr_lut_to_dense); the target is {}",
@@ -169,6 +175,7 @@ pub(crate) fn lower(g: &Graph, opts: &ExportOptions) -> Result<Lowered, CoremlEr
         mil: Mil::new(opts.target),
         int8_weights: opts.int8_weights,
         palette_bits: opts.palette_bits,
+        palette_group: opts.palette_group,
         sparse_weights: opts.sparse_weights,
         int8_activations: opts.int8_activations,
         compute: base,
@@ -291,6 +298,8 @@ struct Lower<'g> {
     int8_weights: bool,
     /// Store weights with at most `2^bits` distinct values as a table (`ExportOptions::palette_bits`).
     palette_bits: Option<u8>,
+    /// One table per this many output channels (`ExportOptions::palette_group`).
+    palette_group: Option<usize>,
     /// Store weights with enough zeros sparse (`ExportOptions::sparse_weights`).
     sparse_weights: bool,
     /// Hold values with `QuantParams` as int8 (`ExportOptions::int8_activations`).
@@ -557,7 +566,7 @@ impl<'g> Lower<'g> {
             && dtype.is_float()
             && t.dtype().is_float()
             && t.len() >= edgeport_quant::weights::MIN_ELEMENTS
-            && let Some(p) = edgeport_quant::palette::recover(&t.to_f32_vec(), bits)
+            && let Some(p) = self.palette_of(t, bits)
         {
             return self.mil.palette_constant(base, t.shape(), &p, dtype);
         }
@@ -572,6 +581,20 @@ impl<'g> Lower<'g> {
         }
         let data = convert(t, dtype)?;
         self.mil.constant(base, t.shape(), data)
+    }
+
+    /// The tables `t` takes its values from: per group of `palette_group` channels, or one for
+    /// the whole tensor (a single group along its first axis).
+    fn palette_of(&self, t: &Tensor, bits: u8) -> Option<edgeport_quant::palette::Grouped> {
+        let values = t.to_f32_vec();
+        match self.palette_group {
+            Some(group) => edgeport_quant::palette::recover_grouped(&values, t.shape(), bits, group),
+            None => {
+                let p = edgeport_quant::palette::recover(&values, bits)?;
+                let channels = t.shape().first().copied().unwrap_or(1).max(1);
+                Some(edgeport_quant::palette::Grouped { bits, axis: 0, group: channels, lut: p.lut, indices: p.indices })
+            }
+        }
     }
 
     fn cast_to(&mut self, v: Var, dtype: DataType) -> R<Var> {

@@ -157,6 +157,9 @@ pub struct ExportOptions {
     /// pass made them so) as a lookup table and packed indices (`constexpr_lut_to_dense`,
     /// iOS16/17).
     pub palette_bits: Option<u8>,
+    /// With `palette_bits`: one table per this many output channels (iOS18's grouped
+    /// `constexpr_lut_to_dense`); `None`: one table per tensor.
+    pub palette_group: Option<usize>,
     /// Store weights with enough exact zeros (the `edgeport-quant` pruning pass made them) as a
     /// bit mask and their nonzero values (`constexpr_sparse_to_dense`, iOS16/17).
     pub sparse_weights: bool,
@@ -175,6 +178,7 @@ impl Default for ExportOptions {
             name: "model".into(),
             int8_weights: false,
             palette_bits: None,
+            palette_group: None,
             sparse_weights: false,
             int8_activations: false,
         }

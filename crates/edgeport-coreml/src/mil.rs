@@ -52,6 +52,9 @@ pub enum ConstData {
     U32(Vec<u32>),
     Bool(Vec<bool>),
     Str(String),
+    /// `count` unsigned values of `bits` (1, 2, 3, 4 or 6) bits, packed least significant bit
+    /// first (iOS18 typed palette indices); only in the weight file.
+    Packed { bits: u8, count: usize, bytes: Vec<u8> },
 }
 
 impl ConstData {
@@ -65,6 +68,13 @@ impl ConstData {
             ConstData::U32(_) => DataType::Uint32,
             ConstData::Bool(_) => DataType::Bool,
             ConstData::Str(_) => DataType::String,
+            ConstData::Packed { bits, .. } => match bits {
+                1 => DataType::Uint1,
+                2 => DataType::Uint2,
+                3 => DataType::Uint3,
+                4 => DataType::Uint4,
+                _ => DataType::Uint6,
+            },
         }
     }
 
@@ -78,6 +88,7 @@ impl ConstData {
             ConstData::U32(v) => v.len(),
             ConstData::Bool(v) => v.len(),
             ConstData::Str(_) => 1,
+            ConstData::Packed { count, .. } => *count,
         }
     }
 
@@ -123,6 +134,7 @@ impl ConstData {
             ConstData::U32(v) => Value::Bytes(RepeatedBytes { values: v.iter().flat_map(|x| x.to_le_bytes()).collect() }),
             ConstData::Bool(values) => Value::Bools(RepeatedBools { values }),
             ConstData::Str(s) => Value::Strings(RepeatedStrings { values: vec![s] }),
+            ConstData::Packed { bytes, .. } => Value::Bytes(RepeatedBytes { values: bytes }),
         }
     }
 }
@@ -325,31 +337,50 @@ impl Mil {
         Ok(Var { name, dtype, shape: shape.to_vec() })
     }
 
-    /// Palettized weights decoded at load time: `constexpr_lut_to_dense` in its iOS16 form
-    /// (indices packed least significant bit first into uint8, a 1-D table of type `dtype`, the
-    /// shape as uint32), which iOS18 replaced with typed sub-byte indices.
-    pub fn palette_constant(&mut self, base: &str, shape: &[usize], p: &edgeport_quant::palette::Palette, dtype: DataType) -> R<Var> {
-        if self.target >= Target::Ios18 {
-            return unsupported("palettized weights for iOS18 (its constexpr_lut_to_dense takes typed indices); choose target ios17 or earlier");
-        }
-        if ![1, 2, 4, 6, 8].contains(&p.bits) {
-            return unsupported(format!("{}-bit palettes need iOS18; iOS16/17 tables have 1, 2, 4, 6 or 8 bits", p.bits));
-        }
+    /// Palettized weights decoded at load time: `constexpr_lut_to_dense`. iOS16/17: one table
+    /// per tensor, indices packed least significant bit first into uint8, a 1-D table of type
+    /// `dtype`, the shape as uint32. iOS18: typed (uint1..uint6) indices of the weight's shape
+    /// and a table of shape [groups per axis..., 2^bits, 1], so tables may be per group of
+    /// output channels.
+    pub fn palette_constant(&mut self, base: &str, shape: &[usize], p: &edgeport_quant::palette::Grouped, dtype: DataType) -> R<Var> {
         let n: usize = shape.iter().product();
-        if p.indices.len() != n {
+        let k = 1usize << p.bits;
+        if p.indices.len() != n || p.lut.len() % k != 0 || shape.get(p.axis).is_none_or(|&c| p.group == 0 || c % p.group != 0) {
             return Err(invalid(format!("palettized const '{base}' does not match its shape {shape:?}")));
         }
-        let dims = shape.iter().map(|&d| u32::try_from(d).map_err(|_| invalid("dimension beyond uint32"))).collect::<R<Vec<u32>>>()?;
         let name = self.fresh(base);
-        let packed = edgeport_quant::palette::pack(&p.indices, p.bits);
         let mut attributes = BTreeMap::new();
         attributes.insert("name".to_string(), proto::string_value(&name));
-        attributes.insert("indices".to_string(), self.value(&[packed.len()], ConstData::U8(packed))?);
-        attributes.insert("lut".to_string(), self.value(&[p.lut.len()], ConstData::float(&p.lut, dtype))?);
-        attributes.insert("shape".to_string(), proto::immediate(DataType::Uint32, &[dims.len()], ConstData::U32(dims).immediate()));
+        let mut inputs = BTreeMap::new();
+        if self.target >= Target::Ios18 {
+            if ![1, 2, 3, 4, 6, 8].contains(&p.bits) {
+                return unsupported(format!("{}-bit palettes (iOS18 tables have 1, 2, 3, 4, 6 or 8 bits)", p.bits));
+            }
+            let indices = edgeport_quant::palette::pack(&p.indices, p.bits);
+            let indices = if p.bits == 8 { ConstData::U8(p.indices.clone()) } else { ConstData::Packed { bits: p.bits, count: n, bytes: indices } };
+            let mut lut_shape: Vec<usize> = shape.iter().map(|_| 1).collect();
+            lut_shape[p.axis] = shape[p.axis] / p.group;
+            lut_shape.extend([k, 1]);
+            let indices = self.value(shape, indices)?;
+            let lut = self.value(&lut_shape, ConstData::float(&p.lut, dtype))?;
+            inputs.insert("indices".to_string(), proto::argument_value(indices));
+            inputs.insert("lut".to_string(), proto::argument_value(lut));
+        } else {
+            if p.lut.len() != k {
+                return Err(CoremlError::BadOption("grouped palettes need iOS18 (its constexpr_lut_to_dense takes a table per group); choose target ios18".into()).into());
+            }
+            if ![1, 2, 4, 6, 8].contains(&p.bits) {
+                return unsupported(format!("{}-bit palettes need iOS18; iOS16/17 tables have 1, 2, 4, 6 or 8 bits", p.bits));
+            }
+            let dims = shape.iter().map(|&d| u32::try_from(d).map_err(|_| invalid("dimension beyond uint32"))).collect::<R<Vec<u32>>>()?;
+            let packed = edgeport_quant::palette::pack(&p.indices, p.bits);
+            attributes.insert("indices".to_string(), self.value(&[packed.len()], ConstData::U8(packed))?);
+            attributes.insert("lut".to_string(), self.value(&[p.lut.len()], ConstData::float(&p.lut, dtype))?);
+            attributes.insert("shape".to_string(), proto::immediate(DataType::Uint32, &[dims.len()], ConstData::U32(dims).immediate()));
+        }
         self.ops.push(proto::Operation {
             r#type: "constexpr_lut_to_dense".into(),
-            inputs: BTreeMap::new(),
+            inputs,
             outputs: vec![proto::named(&name, dtype, shape)],
             blocks: Vec::new(),
             attributes,
@@ -405,6 +436,12 @@ impl Mil {
     fn value(&mut self, shape: &[usize], data: ConstData) -> R<proto::Value> {
         let n: usize = shape.iter().product();
         let dtype = data.dtype();
+        if let ConstData::Packed { bits, count, bytes } = &data {
+            let bdt = BlobDType::unsigned_bits(*bits).ok_or_else(|| invalid(format!("no packed storage of {bits}-bit values")))?;
+            let padding = u8::try_from(bytes.len() * 8 - count * usize::from(*bits)).map_err(|_| invalid("packed data of the wrong size"))?;
+            let offset = self.blobs.add_padded(bdt, bytes, padding)?;
+            return Ok(proto::blob_value(dtype, shape, WEIGHT_FILE, offset));
+        }
         Ok(match data.blob().filter(|_| n >= BLOB_MIN_ELEMENTS) {
             Some((bdt, bytes)) => {
                 let offset = self.blobs.add(bdt, &bytes)?;

@@ -142,6 +142,7 @@ pub(crate) fn export(
         int8_weights: matches!(opts.quantize, Some(crate::Quantize::Int8Weights | crate::Quantize::W8a8)),
         int8_activations: opts.quantize == Some(crate::Quantize::W8a8),
         palette_bits: opts.palettize.map(|p| p.bits),
+        palette_group: opts.palettize.and_then(|p| p.group).map(usize::from),
         sparse_weights: opts.prune.is_some(),
         metadata: edgeport_coreml::Metadata {
             author: m.author.clone().unwrap_or_default(),

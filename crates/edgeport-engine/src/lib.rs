@@ -124,13 +124,16 @@ impl std::str::FromStr for Interface {
     }
 }
 
-/// `--palettize BITS[:kmeans|uniform]`.
+/// `--palettize BITS[:kmeans|uniform][:gN]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Palettize {
     pub bits: u8,
     #[serde(default)]
     pub mode: PaletteMode,
+    /// One table per this many output channels (Core ML iOS18); absent: one per tensor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,7 +150,10 @@ impl Palettize {
             PaletteMode::Kmeans => "kmeans",
             PaletteMode::Uniform => "uniform",
         };
-        format!("palettize{}-{mode}", self.bits)
+        match self.group {
+            Some(g) => format!("palettize{}-{mode}-g{g}", self.bits),
+            None => format!("palettize{}-{mode}", self.bits),
+        }
     }
 
     fn check(self) -> Result<(), EngineError> {
@@ -156,6 +162,9 @@ impl Palettize {
                 "{}-bit palettization is not supported (1, 2, 3, 4, 6 or 8 bits)",
                 self.bits
             )));
+        }
+        if self.group == Some(0) {
+            return Err(EngineError::options("palettize group size must be at least 1 channel"));
         }
         Ok(())
     }
@@ -166,25 +175,26 @@ impl Palettize {
             PaletteMode::Kmeans => edgeport_quant::palette::Mode::Kmeans,
             PaletteMode::Uniform => edgeport_quant::palette::Mode::Uniform,
         };
-        edgeport_quant::palette::palettize_weights(graph, self.bits, mode);
+        edgeport_quant::palette::palettize_weights(graph, self.bits, mode, self.group.map(usize::from));
     }
 }
 
 impl std::str::FromStr for Palettize {
     type Err = EngineError;
-    /// `BITS` or `BITS:kmeans` / `BITS:uniform`.
+    /// `BITS`, then optionally `:kmeans` / `:uniform` and `:gN` (a table per N output channels).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (bits, mode) = s.split_once(':').unwrap_or((s, "kmeans"));
-        let bits: u8 = bits
-            .trim()
-            .parse()
-            .map_err(|_| EngineError::options(format!("palettize '{s}': expected BITS[:kmeans|uniform], e.g. 4 or 6:uniform")))?;
-        let mode = match mode.trim() {
-            "kmeans" => PaletteMode::Kmeans,
-            "uniform" => PaletteMode::Uniform,
-            other => return Err(EngineError::options(format!("palettize mode '{other}' (supported: kmeans, uniform)"))),
-        };
-        let p = Palettize { bits, mode };
+        let bad = || EngineError::options(format!("palettize '{s}': expected BITS[:kmeans|uniform][:gN], e.g. 4, 6:uniform or 4:kmeans:g16"));
+        let mut parts = s.split(':').map(str::trim);
+        let bits: u8 = parts.next().and_then(|b| b.parse().ok()).ok_or_else(bad)?;
+        let mut p = Palettize { bits, mode: PaletteMode::Kmeans, group: None };
+        for part in parts {
+            match part {
+                "kmeans" => p.mode = PaletteMode::Kmeans,
+                "uniform" => p.mode = PaletteMode::Uniform,
+                g if g.starts_with('g') => p.group = Some(g[1..].parse().map_err(|_| bad())?),
+                other => return Err(EngineError::options(format!("palettize mode '{other}' (supported: kmeans, uniform, gN)"))),
+            }
+        }
         p.check()?;
         Ok(p)
     }

@@ -26,20 +26,89 @@ pub struct Palette {
     pub indices: Vec<u8>,
 }
 
-/// Replaces every weight of `g` with its palettized values; returns what changed.
-pub fn palettize_weights(g: &mut Graph, bits: u8, mode: Mode) -> Vec<Quantized> {
+/// Replaces every weight of `g` with its palettized values; returns what changed. `group`:
+/// one table per tensor (`None`) or per run of that many output channels (a group size that
+/// does not divide a tensor's channels shrinks to their greatest common divisor).
+pub fn palettize_weights(g: &mut Graph, bits: u8, mode: Mode, group: Option<usize>) -> Vec<Quantized> {
     let mut done = Vec::new();
     for (v, axis) in weights::candidates(g) {
         let Some(t) = g.constant(v) else { continue };
-        let values = t.to_f32_vec();
-        let lut = table(&values, bits, mode);
-        let decoded: Vec<f32> = values.iter().map(|&x| lut[nearest(&lut, x)]).collect();
-        let Ok(t) = Tensor::from_f32(t.shape().to_vec(), decoded) else { continue };
+        let shape = t.shape().to_vec();
+        let mut values = t.to_f32_vec();
+        let channels = shape.get(axis).copied().unwrap_or(1).max(1);
+        let size = group.map_or(channels, |gs| gcd(channels, gs.max(1)));
+        for members in groups(&shape, axis, size) {
+            let own: Vec<f32> = members.iter().map(|&i| values[i]).collect();
+            let lut = table(&own, bits, mode);
+            for &i in &members {
+                values[i] = lut[nearest(&lut, values[i])];
+            }
+        }
+        let Ok(t) = Tensor::from_f32(shape, values) else { continue };
         let t = if g.ty(v).dtype == DType::F32 { t } else { t.cast(g.ty(v).dtype) };
         done.push(Quantized { name: g.value(v).name.clone(), elements: t.len(), axis });
         g.set_const(v, t);
     }
     done
+}
+
+/// Palettes per group of channels: `lut` holds `2^bits` entries per group, groups in order of
+/// their first channel; `indices` one per value (into its group's table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grouped {
+    pub bits: u8,
+    pub axis: usize,
+    /// Channels per group along `axis`.
+    pub group: usize,
+    pub lut: Vec<f32>,
+    pub indices: Vec<u8>,
+}
+
+/// The grouped tables whose decoding is exactly `values` (of `shape`), along the first axis
+/// where every group of `group` channels (or their gcd with the axis) holds at most `2^bits`
+/// distinct values; `None` when there is none.
+pub fn recover_grouped(values: &[f32], shape: &[usize], bits: u8, group: usize) -> Option<Grouped> {
+    let k = 1usize << bits.min(8);
+    'axes: for axis in 0..shape.len() {
+        let size = gcd(shape[axis].max(1), group.max(1));
+        let mut lut = Vec::new();
+        let mut indices = vec![0u8; values.len()];
+        for members in groups(shape, axis, size) {
+            let own: Vec<f32> = members.iter().map(|&i| values[i]).collect();
+            let Some(p) = recover(&own, bits) else { continue 'axes };
+            for (&i, &q) in members.iter().zip(&p.indices) {
+                indices[i] = q;
+            }
+            debug_assert_eq!(p.lut.len(), k);
+            lut.extend_from_slice(&p.lut);
+        }
+        return Some(Grouped { bits, axis, group: size, lut, indices });
+    }
+    None
+}
+
+/// Flat positions of each group of `size` consecutive channels along `axis`, in channel order.
+fn groups(shape: &[usize], axis: usize, size: usize) -> Vec<Vec<usize>> {
+    let channels = shape.get(axis).copied().unwrap_or(1).max(1);
+    let outer: usize = shape[..axis.min(shape.len())].iter().product();
+    let inner: usize = shape.get(axis + 1..).map_or(1, |s| s.iter().product::<usize>()).max(1);
+    let size = size.clamp(1, channels);
+    (0..channels / size)
+        .map(|g| {
+            let mut members = Vec::with_capacity(outer * size * inner);
+            for o in 0..outer {
+                for c in g * size..(g + 1) * size {
+                    let start = (o * channels + c) * inner;
+                    members.extend(start..start + inner);
+                }
+            }
+            members
+        })
+        .collect()
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// The table for `values`: `2^bits` ascending entries.
@@ -217,5 +286,27 @@ mod tests {
         assert_eq!(pack(&[1, 0, 1, 1], 1), vec![0b1101]);
         assert_eq!(pack(&[3, 1], 4), vec![0x13]);
         assert_eq!(pack(&[5, 2, 7], 3), vec![0b1101_0101, 0b1]);
+    }
+
+    #[test]
+    fn grouped_tables_recover_per_group() {
+        // [4 channels, 6 values]: channels 0-1 and 2-3 take values from their own tables
+        let mut v: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin()).collect();
+        let shape = [4, 6];
+        for members in groups(&shape, 0, 2) {
+            let own: Vec<f32> = members.iter().map(|&i| v[i]).collect();
+            let lut = table(&own, 2, Mode::Kmeans);
+            for &i in &members {
+                v[i] = lut[nearest(&lut, v[i])];
+            }
+        }
+        let g = recover_grouped(&v, &shape, 2, 2).unwrap();
+        assert_eq!((g.axis, g.group, g.lut.len()), (0, 2, 8));
+        for (i, &q) in g.indices.iter().enumerate() {
+            assert_eq!(g.lut[(i / 12) * 4 + usize::from(q)], v[i]);
+        }
+        // one table cannot hold all of them
+        assert!(recover(&v, 2).is_none());
+        assert_eq!(groups(&[2, 3, 2], 1, 1)[1], vec![2, 3, 8, 9]);
     }
 }
