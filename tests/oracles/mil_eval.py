@@ -1768,6 +1768,67 @@ def _sparse_to_dense(c: OpCtx):
     return out.reshape(shape)
 
 
+def _sparse_mask(c: OpCtx, mask_param: str, nz: np.ndarray) -> np.ndarray:
+    """A uint1 mask (iOS18) as booleans, checked against the count of nonzero values."""
+    mask = np.asarray(c.raw(mask_param)).astype(bool)
+    if int(mask.sum()) != nz.size:
+        raise MilEvalError(f"{c.type}: {int(mask.sum())} set mask bits for {nz.size} nonzero values")
+    return mask
+
+
+@op("constexpr_sparse_blockwise_shift_scale")
+def _sparse_blockwise_shift_scale(c: OpCtx):
+    """Dequantizes the nonzero values of a sparse int tensor: (mask, values) for sparse_to_dense."""
+    nz = np.asarray(c.raw("nonzero_data")).reshape(-1)
+    mask = _sparse_mask(c, "data_mask", nz)
+    dense = np.zeros(mask.shape, np.float32)
+    dense[mask] = nz.astype(np.float32)
+    deq = _shift_scale(c, dense)
+    c.result_dtypes = [UINT1, c.dtype_of("scale")]
+    return mask.astype(np.uint8), deq[mask].reshape(-1)
+
+
+@op("constexpr_lut_to_sparse")
+def _lut_to_sparse(c: OpCtx):
+    """Looks up the nonzero indices of a sparse index tensor: (mask, values) for sparse_to_dense."""
+    nz = np.asarray(c.raw("indices_nonzero_data")).reshape(-1)
+    mask = _sparse_mask(c, "indices_mask", nz)
+    lut = c.raw("lut")
+    if c.has("vector_axis") or lut.shape[-1] != 1:
+        raise UnsupportedOp(c.type, "vector palettes")
+    idx = np.zeros(mask.shape, np.int64)
+    idx[mask] = nz.astype(np.int64)
+    r = idx.ndim
+    if lut.ndim != r + 2 or any(idx.shape[i] % lut.shape[i] for i in range(r)):
+        raise MilEvalError(f"{c.type}: lut {lut.shape} does not fit indices {idx.shape}")
+    block = [idx.shape[i] // lut.shape[i] for i in range(r)]
+    grp = tuple(np.arange(idx.shape[i]).reshape([-1 if j == i else 1 for j in range(r)]) // block[i] for i in range(r))
+    vals = lut[grp + (idx,)][..., 0]
+    c.result_dtypes = [UINT1, c.dtype_of("lut")]
+    return mask.astype(np.uint8), vals[mask].reshape(-1)
+
+
+def _shift_scale(c: OpCtx, data: np.ndarray) -> np.ndarray:
+    """`scale * (data - offset)`, scale and offset repeated over blocks of `data`."""
+    scale = np.asarray(c.t("scale")).astype(np.float32)
+    if scale.ndim != data.ndim:
+        raise MilEvalError(f"{c.type}: scale rank {scale.ndim} != data rank {data.ndim}")
+
+    def expand(v):
+        for i in range(data.ndim):
+            if data.shape[i] % v.shape[i]:
+                raise MilEvalError(f"{c.type}: {v.shape} does not divide data {data.shape}")
+            v = np.repeat(v, data.shape[i] // v.shape[i], axis=i)
+        return v
+
+    if c.has("offset"):
+        off = np.asarray(c.raw("offset")).astype(np.float32)
+        if off.shape != scale.shape:
+            raise MilEvalError(f"{c.type}: offset {off.shape} vs scale {scale.shape}")
+        data = data - expand(off)
+    return expand(scale) * data
+
+
 @op("constexpr_blockwise_shift_scale")
 def _blockwise_shift_scale(c: OpCtx):
     data = c.raw("data").astype(np.float32)

@@ -357,7 +357,7 @@ def test_w8a8_bad_options_are_clear(edgeport, case_loader, tmp_path):
         (["--to", "coreml", "--quantize", "w8a8"], 2, "ios17"),
         (["--to", "tflite", "--quantize", "w8a8"], 2, "int8"),
         (["--to", "coreml", "--target", "ios17", "--quantize", "int8"], 4, "w8a8"),
-        (["--to", "coreml", "--target", "ios17", "--quantize", "w8a8", "--prune", "0.5"], 4, "iOS18"),
+        (["--to", "coreml", "--target", "ios17", "--quantize", "w8a8", "--prune", "0.5"], 4, "ios18"),
     ]:
         out = tmp_path / "x.out"
         res = edgeport.run("convert", c.model, *args, "-o", out)

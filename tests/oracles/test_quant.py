@@ -341,27 +341,42 @@ def test_palettize_bad_options_are_clear(edgeport, case_loader, tmp_path):
 
 # --- pruning ----------------------------------------------------------------------------------
 
-PRUNES = ["0.5", "threshold:0.02"]
+# (target, prune, joint compression): iOS16/17 store a packed mask and float values; iOS18 a
+# uint1 mask, and the nonzero values as int8 (constexpr_sparse_blockwise_shift_scale) or as
+# palette indices (constexpr_lut_to_sparse) before constexpr_sparse_to_dense.
+PRUNES = [
+    ("ios17", "0.5", ()),
+    ("ios17", "threshold:0.02", ()),
+    ("ios18", "0.5", ()),
+    ("ios18", "0.5", ("--quantize", "int8-weights")),
+    ("ios18", "0.5", ("--palettize", "4:g16")),
+]
 
 
-@pytest.mark.parametrize("prune", PRUNES)
+@pytest.mark.parametrize("target, prune, joint", PRUNES)
 @pytest.mark.parametrize("case", all_case_params(), indirect=True)
-def test_pruned_coreml_runs_as_predicted(case, prune, edgeport, out_root, tmp_path):
-    """Pruned weights (constexpr_sparse_to_dense, iOS17): coremltools rebuilds the program, and
-    the MIL evaluator's outputs agree with edgeport's `coreml-fp16 --prune` run (errors against
-    float32 within a factor of 3, as for palettes: both round intermediates to float16)."""
+def test_pruned_coreml_runs_as_predicted(case, target, prune, joint, edgeport, out_root, tmp_path):
+    """Pruned weights (constexpr_sparse_to_dense, alone or after the iOS18 sparse int8 and
+    palette ops): coremltools rebuilds the program, and the MIL evaluator's outputs agree with
+    edgeport's `coreml-fp16 --prune` run (errors against float32 within a factor of 3, as for
+    palettes: both round intermediates to float16)."""
     from test_coreml import mil_name, milproto_rebuild
 
-    pkg = out_root / "quant" / f"{case.name}_prune{prune.replace(':', '_')}.mlpackage"
-    res = edgeport.run("convert", case.model, "--to", "coreml", "--target", "ios17", "--prune", prune, "-o", pkg, *case.shape_args)
+    tag = "_".join([target, prune.replace(":", "_"), *[j.replace(":", "_").lstrip("-") for j in joint]])
+    pkg = out_root / "quant" / f"{case.name}_prune_{tag}.mlpackage"
+    res = edgeport.run("convert", case.model, "--to", "coreml", "--target", target, "--prune", prune, *joint, "-o", pkg, *case.shape_args)
     assert res.returncode == 0, res.describe()
     milproto_rebuild(pkg)
     ops, mil = _run_mil(pkg, case.input)
+    joint_op = {"int8-weights": "constexpr_sparse_blockwise_shift_scale", "4:g16": "constexpr_lut_to_sparse"}
+    for j in joint:
+        if j in joint_op and "constexpr_sparse_to_dense" in ops:
+            assert joint_op[j] in ops, f"{joint_op[j]} missing from {sorted(set(ops))}"
     if "constexpr_sparse_to_dense" not in ops:
         assert case.name in ("mlp_gelu", "ops_misc"), f"{case.name}: no constexpr_sparse_to_dense in {sorted(set(ops))}"
         pytest.skip(f"{case.name}: no weight reaches the 2048-element threshold")
     runs = {}
-    for variant, args in [("fp32", []), ("coreml-fp16", ["--prune", prune])]:
+    for variant, args in [("fp32", []), ("coreml-fp16", ["--prune", prune, *joint])]:
         path = tmp_path / f"{variant}.npz"
         res = edgeport.run("run", case.model, "--input", case.input, "--output", path, "--variant", variant, *args, *case.shape_args)
         assert res.returncode == 0, res.describe()
@@ -400,13 +415,21 @@ def test_pruned_tflite_and_onnx_run_as_predicted(case, edgeport, out_root, tmp_p
 def test_pruned_weights_are_sparse_and_small(edgeport, case_loader, tmp_path):
     c = case_loader("mobilenetv2")
     sizes = {}
-    for tag, args in [("fp16", []), ("p50", ["--prune", "0.5"]), ("p75", ["--prune", "0.75"])]:
+    for tag, args in [
+        ("fp16", []),
+        ("p50", ["--prune", "0.5"]),
+        ("p75", ["--prune", "0.75"]),
+        ("p50int8", ["--target", "ios18", "--prune", "0.5", "--quantize", "int8-weights"]),
+        ("p50pal4", ["--target", "ios18", "--prune", "0.5", "--palettize", "4"]),
+    ]:
         pkg = tmp_path / f"{tag}.mlpackage"
         assert edgeport.run("convert", c.model, "--to", "coreml", "-o", pkg, *args).returncode == 0
         sizes[tag] = (pkg / "Data" / "com.apple.CoreML" / "weights" / "weight.bin").stat().st_size
     print(sizes)
     # the kept values plus a bit per value (1/16 of float16 storage), plus the small tensors
     assert sizes["p50"] <= 0.6 * sizes["fp16"] and sizes["p75"] <= 0.4 * sizes["fp16"], sizes
+    # iOS18 joint forms: half the values as int8 (a quarter of fp16) or 4-bit indices, plus the mask
+    assert sizes["p50int8"] <= 0.4 * sizes["fp16"] and sizes["p50pal4"] <= 0.26 * sizes["fp16"], sizes
     # the TFLite file holds the zeros: every large weight is at least half zeros
     tfl = tmp_path / "p50.tflite"
     edgeport.convert_ok(c.model, tfl, "--prune", "0.5")
@@ -433,9 +456,9 @@ def test_prune_bad_options_are_clear(edgeport, case_loader, tmp_path):
         (["--to", "coreml", "--prune=-0.1"], 2, "[0, 1)"),
         (["--to", "coreml", "--prune", "half"], 2, "threshold:T"),
         (["--to", "coreml", "--prune", "threshold:-1"], 2, "threshold"),
-        (["--to", "coreml", "--target", "ios18", "--prune", "0.5"], 2, "iOS18"),
-        (["--to", "coreml", "--prune", "0.5", "--quantize", "int8-weights"], 4, "iOS18"),
-        (["--to", "coreml", "--prune", "0.5", "--palettize", "4"], 4, "iOS18"),
+        (["--to", "coreml", "--target", "ios15", "--prune", "0.5"], 2, "iOS16"),
+        (["--to", "coreml", "--prune", "0.5", "--quantize", "int8-weights"], 4, "ios18"),
+        (["--to", "coreml", "--prune", "0.5", "--palettize", "4"], 4, "ios18"),
     ]:
         out = tmp_path / "x.out"
         res = edgeport.run("convert", c.model, *args, "-o", out)

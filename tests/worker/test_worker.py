@@ -397,7 +397,7 @@ def test_compressed_variants_match_the_cli(query, args, media, suffix, cli):
         ("to=coreml&target=ios15&quantize=int8-weights", 400, "iOS16"),
         ("to=tflite&quantize=int4", 400, "int4"),
         ("to=coreml&prune=1.5", 400, "[0, 1)"),
-        ("to=coreml&prune=0.5&palettize=4", 422, "iOS18"),
+        ("to=coreml&prune=0.5&palettize=4", 422, "ios18"),
     ],
 )
 def test_bad_compression_options_are_clear(query, status, words):

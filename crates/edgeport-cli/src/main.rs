@@ -81,7 +81,8 @@ enum Command {
         palettize: Option<String>,
         /// Prune weights by magnitude: SPARSITY (the fraction of each weight tensor set to
         /// zero, in [0, 1)) or threshold:T (every |w| < T). Core ML stores them sparse
-        /// (constexpr_sparse_to_dense, iOS16/17); TFLite and ONNX store the zeros dense.
+        /// (constexpr_sparse_to_dense; from iOS18 also with int8 weights or palettes); TFLite
+        /// and ONNX store the zeros dense.
         #[arg(long, value_name = "SPARSITY|threshold:T")]
         prune: Option<String>,
         #[command(flatten)]

@@ -158,9 +158,9 @@ pub(crate) fn lower(g: &Graph, opts: &ExportOptions) -> Result<Lowered, CoremlEr
             opts.target
         )));
     }
-    if opts.sparse_weights && !(crate::Target::Ios16..=crate::Target::Ios17).contains(&opts.target) {
+    if opts.sparse_weights && opts.target < crate::Target::Ios16 {
         return Err(CoremlError::BadOption(format!(
-            "sparse (pruned) weights are written for iOS16 and iOS17 (constexpr_sparse_to_dense with a packed mask); the target is {}",
+            "sparse (pruned) weights need iOS16 or later (constexpr_sparse_to_dense); the target is {}",
             opts.target
         )));
     }
@@ -553,42 +553,51 @@ impl<'g> Lower<'g> {
 
     /// A const op holding `t` converted to `dtype`.
     fn const_tensor(&mut self, base: &str, t: &Tensor, dtype: DataType) -> R<Var> {
-        // Weights the int8 pass put on a grid are stored as int8; anything else stays float.
+        let weight = dtype.is_float() && t.dtype().is_float() && t.len() >= edgeport_quant::weights::MIN_ELEMENTS;
+        if !weight {
+            return self.mil.constant(base, t.shape(), convert(t, dtype)?);
+        }
+        // Pruned weights are stored sparse (with their int8 or palette form from iOS18); weights
+        // a pass put on a grid are stored on it; anything else stays float.
+        let values = t.to_f32_vec();
+        let sparse = if self.sparse_weights {
+            edgeport_quant::prune::sparse(&values, dtype.byte_size()).filter(|s| !s.nonzero.is_empty())
+        } else {
+            None
+        };
+        let joint = sparse.as_ref().filter(|_| self.mil.target >= crate::Target::Ios18);
         if self.int8_weights
-            && dtype.is_float()
-            && t.dtype().is_float()
-            && t.len() >= edgeport_quant::weights::MIN_ELEMENTS
-            && let Some(q) = edgeport_quant::int8::recover(&t.to_f32_vec(), t.shape())
+            && let Some(q) = edgeport_quant::int8::recover(&values, t.shape())
         {
-            return self.mil.int8_constant(base, t.shape(), &q, dtype);
+            return match joint {
+                Some(s) => self.mil.sparse_int8_constant(base, t.shape(), &q, s, dtype),
+                None => self.mil.int8_constant(base, t.shape(), &q, dtype),
+            };
         }
         if let Some(bits) = self.palette_bits
-            && dtype.is_float()
-            && t.dtype().is_float()
-            && t.len() >= edgeport_quant::weights::MIN_ELEMENTS
-            && let Some(p) = self.palette_of(t, bits)
+            && let Some(p) = self.palette_of(t, bits, joint.is_some())
         {
-            return self.mil.palette_constant(base, t.shape(), &p, dtype);
+            return match joint {
+                Some(s) => self.mil.sparse_palette_constant(base, t.shape(), &p, s, dtype),
+                None => self.mil.palette_constant(base, t.shape(), &p, dtype),
+            };
         }
-        if self.sparse_weights
-            && dtype.is_float()
-            && t.dtype().is_float()
-            && t.len() >= edgeport_quant::weights::MIN_ELEMENTS
-            && let Some(s) = edgeport_quant::prune::sparse(&t.to_f32_vec(), dtype.byte_size())
-            && !s.nonzero.is_empty()
-        {
-            return self.mil.sparse_constant(base, t.shape(), &s, dtype);
+        if let Some(s) = &sparse {
+            return self.mil.sparse_constant(base, t.shape(), s, dtype);
         }
-        let data = convert(t, dtype)?;
-        self.mil.constant(base, t.shape(), data)
+        self.mil.constant(base, t.shape(), convert(t, dtype)?)
     }
 
     /// The tables `t` takes its values from: per group of `palette_group` channels, or one for
     /// the whole tensor (a single group along its first axis).
-    fn palette_of(&self, t: &Tensor, bits: u8) -> Option<edgeport_quant::palette::Grouped> {
+    fn palette_of(&self, t: &Tensor, bits: u8, skip_zeros: bool) -> Option<edgeport_quant::palette::Grouped> {
         let values = t.to_f32_vec();
         match self.palette_group {
-            Some(group) => edgeport_quant::palette::recover_grouped(&values, t.shape(), bits, group),
+            Some(group) => edgeport_quant::palette::recover_grouped(&values, t.shape(), bits, group, skip_zeros),
+            None if skip_zeros => {
+                let channels = t.shape().first().copied().unwrap_or(1).max(1);
+                edgeport_quant::palette::recover_grouped(&values, t.shape(), bits, channels, true)
+            }
             None => {
                 let p = edgeport_quant::palette::recover(&values, bits)?;
                 let channels = t.shape().first().copied().unwrap_or(1).max(1);

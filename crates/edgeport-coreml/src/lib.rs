@@ -161,7 +161,8 @@ pub struct ExportOptions {
     /// `constexpr_lut_to_dense`); `None`: one table per tensor.
     pub palette_group: Option<usize>,
     /// Store weights with enough exact zeros (the `edgeport-quant` pruning pass made them) as a
-    /// bit mask and their nonzero values (`constexpr_sparse_to_dense`, iOS16/17).
+    /// bit mask and their nonzero values (`constexpr_sparse_to_dense`, iOS16+; from iOS18 the
+    /// nonzero values may be int8 or palette indices).
     pub sparse_weights: bool,
     /// W8A8: every IR value with `QuantParams` (the int8 plan set them) is held as int8 between
     /// ops: `quantize` after its producer, `dequantize` before its readers (iOS17+).

@@ -388,13 +388,15 @@ impl Mil {
         Ok(Var { name, dtype, shape: shape.to_vec() })
     }
 
-    /// Pruned weights decoded at load time: `constexpr_sparse_to_dense` in its iOS16 form (the
-    /// nonzero values in order, a bit per value packed least significant bit first into uint8,
-    /// the shape as uint32).
+    /// Pruned weights decoded at load time: `constexpr_sparse_to_dense`. iOS16/17: the nonzero
+    /// values in order, a bit per value packed least significant bit first into uint8, the
+    /// shape as uint32 (attributes); iOS18: the values and a uint1 mask of the weight's shape.
     pub fn sparse_constant(&mut self, base: &str, shape: &[usize], s: &edgeport_quant::prune::Sparse, dtype: DataType) -> R<Var> {
-        let n: usize = shape.iter().product();
-        if s.mask.len() != n.div_ceil(8) {
-            return Err(invalid(format!("sparse const '{base}' does not match its shape {shape:?}")));
+        self.check_mask(base, shape, s)?;
+        if self.target >= Target::Ios18 {
+            let nonzero = self.value(&[s.nonzero.len()], ConstData::float(&s.nonzero, dtype))?;
+            let name = self.fresh(base);
+            return self.sparse_to_dense(&name, shape, s, proto::argument_value(nonzero), dtype);
         }
         let dims = shape.iter().map(|&d| u32::try_from(d).map_err(|_| invalid("dimension beyond uint32"))).collect::<R<Vec<u32>>>()?;
         let name = self.fresh(base);
@@ -411,6 +413,127 @@ impl Mil {
             attributes,
         });
         Ok(Var { name, dtype, shape: shape.to_vec() })
+    }
+
+    /// Pruned int8 weights (iOS18): `constexpr_sparse_blockwise_shift_scale` dequantizes the
+    /// nonzero int8 values per channel, `constexpr_sparse_to_dense` places them.
+    pub fn sparse_int8_constant(
+        &mut self,
+        base: &str,
+        shape: &[usize],
+        q: &edgeport_quant::int8::Int8,
+        s: &edgeport_quant::prune::Sparse,
+        dtype: DataType,
+    ) -> R<Var> {
+        self.check_mask(base, shape, s)?;
+        let channels = shape.get(q.axis).copied().unwrap_or(0);
+        if q.q.len() != shape.iter().product::<usize>() || q.scales.len() != channels {
+            return Err(invalid(format!("int8 const '{base}' does not match its shape {shape:?}")));
+        }
+        let nonzero: Vec<i8> = q.q.iter().enumerate().filter(|&(i, _)| s.mask[i / 8] >> (i % 8) & 1 == 1).map(|(_, &v)| v).collect();
+        let mut scale_shape = vec![1; shape.len()];
+        scale_shape[q.axis] = channels;
+        let mut inputs = BTreeMap::new();
+        inputs.insert("data_mask".to_string(), proto::argument_value(self.mask_value(shape, s)?));
+        inputs.insert("nonzero_data".to_string(), proto::argument_value(self.value(&[nonzero.len()], ConstData::I8(nonzero))?));
+        inputs.insert("scale".to_string(), proto::argument_value(self.value(&scale_shape, ConstData::float(&q.scales, dtype))?));
+        self.sparse_pair(base, "constexpr_sparse_blockwise_shift_scale", inputs, shape, s, dtype)
+    }
+
+    /// Pruned palettized weights (iOS18): `constexpr_lut_to_sparse` looks up the nonzero
+    /// indices, `constexpr_sparse_to_dense` places the values.
+    pub fn sparse_palette_constant(
+        &mut self,
+        base: &str,
+        shape: &[usize],
+        p: &edgeport_quant::palette::Grouped,
+        s: &edgeport_quant::prune::Sparse,
+        dtype: DataType,
+    ) -> R<Var> {
+        self.check_mask(base, shape, s)?;
+        let k = 1usize << p.bits;
+        if p.indices.len() != shape.iter().product::<usize>() || shape.get(p.axis).is_none_or(|&c| p.group == 0 || c % p.group != 0) {
+            return Err(invalid(format!("palettized const '{base}' does not match its shape {shape:?}")));
+        }
+        let nonzero: Vec<u8> = p.indices.iter().enumerate().filter(|&(i, _)| s.mask[i / 8] >> (i % 8) & 1 == 1).map(|(_, &v)| v).collect();
+        let indices = if p.bits == 8 {
+            ConstData::U8(nonzero)
+        } else {
+            ConstData::Packed { bits: p.bits, count: nonzero.len(), bytes: edgeport_quant::palette::pack(&nonzero, p.bits) }
+        };
+        let mut lut_shape: Vec<usize> = shape.iter().map(|_| 1).collect();
+        lut_shape[p.axis] = shape[p.axis] / p.group;
+        lut_shape.extend([k, 1]);
+        let count = indices.len();
+        let mut inputs = BTreeMap::new();
+        inputs.insert("indices_mask".to_string(), proto::argument_value(self.mask_value(shape, s)?));
+        inputs.insert("indices_nonzero_data".to_string(), proto::argument_value(self.value(&[count], indices)?));
+        inputs.insert("lut".to_string(), proto::argument_value(self.value(&lut_shape, ConstData::float(&p.lut, dtype))?));
+        self.sparse_pair(base, "constexpr_lut_to_sparse", inputs, shape, s, dtype)
+    }
+
+    fn check_mask(&self, base: &str, shape: &[usize], s: &edgeport_quant::prune::Sparse) -> R {
+        let n: usize = shape.iter().product();
+        if s.mask.len() != n.div_ceil(8) {
+            return Err(invalid(format!("sparse const '{base}' does not match its shape {shape:?}")));
+        }
+        Ok(())
+    }
+
+    /// The iOS18 mask: uint1 of the weight's shape, in the weight file.
+    fn mask_value(&mut self, shape: &[usize], s: &edgeport_quant::prune::Sparse) -> R<proto::Value> {
+        let n: usize = shape.iter().product();
+        self.value(shape, ConstData::Packed { bits: 1, count: n, bytes: s.mask.clone() })
+    }
+
+    /// A sparse-to-sparse constexpr `op` (outputs: the mask and the decoded nonzero values)
+    /// followed by the `constexpr_sparse_to_dense` that places them.
+    fn sparse_pair(
+        &mut self,
+        base: &str,
+        op: &str,
+        inputs: BTreeMap<String, proto::Argument>,
+        shape: &[usize],
+        s: &edgeport_quant::prune::Sparse,
+        dtype: DataType,
+    ) -> R<Var> {
+        let mask = self.fresh(&format!("{base}_mask"));
+        let nonzero = self.fresh(&format!("{base}_nonzero"));
+        let mut attributes = BTreeMap::new();
+        attributes.insert("name".to_string(), proto::string_value(&mask));
+        self.ops.push(proto::Operation {
+            r#type: op.into(),
+            inputs,
+            outputs: vec![proto::named(&mask, DataType::Uint1, shape), proto::named(&nonzero, dtype, &[s.nonzero.len()])],
+            blocks: Vec::new(),
+            attributes,
+        });
+        let name = self.fresh(base);
+        let mut inputs = BTreeMap::new();
+        inputs.insert("nonzero_data".to_string(), proto::argument_names(&[nonzero]));
+        inputs.insert("mask".to_string(), proto::argument_names(&[mask]));
+        self.push_sparse_to_dense(&name, shape, inputs, dtype)
+    }
+
+    /// iOS18 `constexpr_sparse_to_dense` of constant nonzero values.
+    fn sparse_to_dense(&mut self, name: &str, shape: &[usize], s: &edgeport_quant::prune::Sparse, nonzero: proto::Argument, dtype: DataType) -> R<Var> {
+        let mut inputs = BTreeMap::new();
+        inputs.insert("nonzero_data".to_string(), nonzero);
+        inputs.insert("mask".to_string(), proto::argument_value(self.mask_value(shape, s)?));
+        self.push_sparse_to_dense(name, shape, inputs, dtype)
+    }
+
+    fn push_sparse_to_dense(&mut self, name: &str, shape: &[usize], inputs: BTreeMap<String, proto::Argument>, dtype: DataType) -> R<Var> {
+        let mut attributes = BTreeMap::new();
+        attributes.insert("name".to_string(), proto::string_value(name));
+        self.ops.push(proto::Operation {
+            r#type: "constexpr_sparse_to_dense".into(),
+            inputs,
+            outputs: vec![proto::named(name, dtype, shape)],
+            blocks: Vec::new(),
+            attributes,
+        });
+        Ok(Var { name: name.to_string(), dtype, shape: shape.to_vec() })
     }
 
     /// Renames the output `old` of the op that wrote it (and the op itself) to `new`, when

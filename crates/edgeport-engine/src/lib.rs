@@ -93,7 +93,8 @@ pub struct ConvertOptions {
     /// iOS16/17 `constexpr_lut_to_dense`).
     pub palettize: Option<Palettize>,
     /// Magnitude pruning: the smallest weights become zeros, stored sparse in Core ML
-    /// (`constexpr_sparse_to_dense`, iOS16/17) and as dense zeros elsewhere.
+    /// (`constexpr_sparse_to_dense`; joint with int8 or palettes from iOS18) and as dense zeros
+    /// elsewhere.
     pub prune: Option<Prune>,
     /// `quantize int8`: how activation ranges are chosen from the calibration samples.
     pub calibration_method: Option<CalibrationMethod>,
@@ -170,12 +171,13 @@ impl Palettize {
     }
 
     /// Applies the palette pass to `graph`.
-    pub(crate) fn apply(self, graph: &mut edgeport_ir::Graph) {
+    /// `keep_zeros`: the weights were pruned; their zeros stay (the tables hold the rest).
+    pub(crate) fn apply(self, graph: &mut edgeport_ir::Graph, keep_zeros: bool) {
         let mode = match self.mode {
             PaletteMode::Kmeans => edgeport_quant::palette::Mode::Kmeans,
             PaletteMode::Uniform => edgeport_quant::palette::Mode::Uniform,
         };
-        edgeport_quant::palette::palettize_weights(graph, self.bits, mode, self.group.map(usize::from));
+        edgeport_quant::palette::palettize_weights(graph, self.bits, mode, self.group.map(usize::from), keep_zeros);
     }
 }
 
@@ -400,15 +402,13 @@ fn check_options(opts: &ConvertOptions) -> Result<(), EngineError> {
     }
     if let Some(p) = opts.prune {
         p.check()?;
-        if opts.target == Target::Coreml && (opts.palettize.is_some() || opts.quantize == Some(Quantize::Int8Weights)) {
+        let joint = opts.palettize.is_some() || matches!(opts.quantize, Some(Quantize::Int8Weights | Quantize::W8a8));
+        if opts.target == Target::Coreml && joint && opts.coreml_target.unwrap_or_default() < CoremlTarget::Ios18 {
             return Err(EngineError::new(
                 ErrorCode::Unsupported,
-                "pruning with int8 weights or palettes in Core ML needs iOS18's sparse constexpr ops, which are not available yet; prune alone, or quantize alone",
+                "pruning with int8 weights or palettes in Core ML needs target ios18 (constexpr_sparse_blockwise_shift_scale, constexpr_lut_to_sparse); prune alone for ios16/17",
             ));
         }
-    }
-    if int8 && opts.prune.is_some() && opts.target == Target::Coreml {
-        return Err(EngineError::new(ErrorCode::Unsupported, "pruning with w8a8 in Core ML needs iOS18's sparse constexpr ops, which are not available yet"));
     }
     if int8 && opts.palettize.is_some() {
         return Err(EngineError::options("palettization stores float tables; it does not combine with quantize int8"));
@@ -454,7 +454,7 @@ pub fn convert_calibrated(
         edgeport_quant::int8::quantize_weights(&mut graph);
     }
     if let Some(p) = opts.palettize {
-        p.apply(&mut graph);
+        p.apply(&mut graph, opts.prune.is_some());
     }
     if opts.quantize.is_some_and(Quantize::is_calibrated) {
         let setup = quantize::Int8Setup {

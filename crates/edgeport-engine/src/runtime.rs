@@ -248,7 +248,7 @@ pub(crate) fn prepare(model: &[u8], options: &RunOptions) -> Result<Prepared, En
         None => {}
     }
     if let Some(p) = options.palettize {
-        p.apply(&mut graph);
+        p.apply(&mut graph, options.prune.is_some());
     }
     if options.fp32_ops.is_some() && options.variant != Variant::CoremlFp16 {
         return Err(EngineError::options("fp32_ops applies to the coreml-fp16 variant only"));

@@ -28,8 +28,9 @@ pub struct Palette {
 
 /// Replaces every weight of `g` with its palettized values; returns what changed. `group`:
 /// one table per tensor (`None`) or per run of that many output channels (a group size that
-/// does not divide a tensor's channels shrinks to their greatest common divisor).
-pub fn palettize_weights(g: &mut Graph, bits: u8, mode: Mode, group: Option<usize>) -> Vec<Quantized> {
+/// does not divide a tensor's channels shrinks to their greatest common divisor). With
+/// `keep_zeros` (pruned weights), exact zeros stay zero and the tables hold the other values.
+pub fn palettize_weights(g: &mut Graph, bits: u8, mode: Mode, group: Option<usize>, keep_zeros: bool) -> Vec<Quantized> {
     let mut done = Vec::new();
     for (v, axis) in weights::candidates(g) {
         let Some(t) = g.constant(v) else { continue };
@@ -37,7 +38,10 @@ pub fn palettize_weights(g: &mut Graph, bits: u8, mode: Mode, group: Option<usiz
         let mut values = t.to_f32_vec();
         let channels = shape.get(axis).copied().unwrap_or(1).max(1);
         let size = group.map_or(channels, |gs| gcd(channels, gs.max(1)));
-        for members in groups(&shape, axis, size) {
+        for mut members in groups(&shape, axis, size) {
+            if keep_zeros {
+                members.retain(|&i| values[i] != 0.0);
+            }
             let own: Vec<f32> = members.iter().map(|&i| values[i]).collect();
             let lut = table(&own, bits, mode);
             for &i in &members {
@@ -66,14 +70,22 @@ pub struct Grouped {
 
 /// The grouped tables whose decoding is exactly `values` (of `shape`), along the first axis
 /// where every group of `group` channels (or their gcd with the axis) holds at most `2^bits`
-/// distinct values; `None` when there is none.
-pub fn recover_grouped(values: &[f32], shape: &[usize], bits: u8, group: usize) -> Option<Grouped> {
+/// distinct values; `None` when there is none. With `skip_zeros` the exact zeros (a sparse
+/// tensor's empty places) take no table entry (their index is 0).
+pub fn recover_grouped(values: &[f32], shape: &[usize], bits: u8, group: usize, skip_zeros: bool) -> Option<Grouped> {
     let k = 1usize << bits.min(8);
     'axes: for axis in 0..shape.len() {
         let size = gcd(shape[axis].max(1), group.max(1));
         let mut lut = Vec::new();
         let mut indices = vec![0u8; values.len()];
-        for members in groups(shape, axis, size) {
+        for mut members in groups(shape, axis, size) {
+            if skip_zeros {
+                members.retain(|&i| values[i] != 0.0);
+            }
+            if members.is_empty() {
+                lut.extend(std::iter::repeat_n(0.0, k));
+                continue;
+            }
             let own: Vec<f32> = members.iter().map(|&i| values[i]).collect();
             let Some(p) = recover(&own, bits) else { continue 'axes };
             for (&i, &q) in members.iter().zip(&p.indices) {
@@ -300,7 +312,7 @@ mod tests {
                 v[i] = lut[nearest(&lut, v[i])];
             }
         }
-        let g = recover_grouped(&v, &shape, 2, 2).unwrap();
+        let g = recover_grouped(&v, &shape, 2, 2, false).unwrap();
         assert_eq!((g.axis, g.group, g.lut.len()), (0, 2, 8));
         for (i, &q) in g.indices.iter().enumerate() {
             assert_eq!(g.lut[(i / 12) * 4 + usize::from(q)], v[i]);
