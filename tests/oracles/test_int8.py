@@ -363,3 +363,41 @@ def test_w8a8_bad_options_are_clear(edgeport, case_loader, tmp_path):
         res = edgeport.run("convert", c.model, *args, "-o", out)
         assert res.returncode == code and words in res.stderr, (args, res.describe())
         assert not out.exists()
+
+
+def test_calibration_from_images(edgeport, case_loader, tmp_path):
+    """A directory of PNGs calibrates an image model as the same pixels in an .npz do (resized
+    to the input, scaled to [0, 1], normalized by --image-mean/--image-std, NCHW): the two
+    artifacts are byte-identical. Bad images and non-image models are refused clearly."""
+    from PIL import Image
+
+    c = case_loader("mobilenetv2")
+    (name, x), = load_npz(c.input).items()
+    _, ch, h, w = x.shape
+    rng = np.random.default_rng(3)
+    d = tmp_path / "images"
+    d.mkdir()
+    mean, std = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
+    samples = []
+    for i in range(4):
+        pix = rng.integers(0, 256, (h, w, ch), dtype=np.uint8)
+        Image.fromarray(pix).save(d / f"{i}.png")
+        samples.append(((pix.astype(np.float32) / 255 - mean) / std).transpose(2, 0, 1))
+    (d / "notes.txt").write_text("not an image, skipped")
+    npz = tmp_path / "calib.npz"
+    np.savez(npz, **{name: np.stack(samples).astype(np.float32)})
+    img_args = ("--image-mean", "0.485,0.456,0.406", "--image-std", "0.229,0.224,0.225")
+    a, b = tmp_path / "a.tflite", tmp_path / "b.tflite"
+    edgeport.convert_ok(c.model, a, "--quantize", "int8", "--calibration", d, *img_args)
+    edgeport.convert_ok(c.model, b, "--quantize", "int8", "--calibration", npz)
+    assert a.read_bytes() == b.read_bytes()
+    one = tmp_path / "one.tflite"
+    edgeport.convert_ok(c.model, one, "--quantize", "int8", "--calibration", d / "0.png", *img_args)
+
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    res = edgeport.run("convert", c.model, "--to", "tflite", "--quantize", "int8", "--calibration", tmp_path / "bad.png", "-o", tmp_path / "x.tflite")
+    assert res.returncode == 2 and "bad.png" in res.stderr, res.describe()
+    digits = FIXTURES_DIR / "digits" / "model.onnx"
+    res = edgeport.run("convert", digits, "--to", "tflite", "--quantize", "int8", "--calibration", d, "-o", tmp_path / "x.tflite")
+    assert res.returncode == 2 and "[1, C, H, W]" in res.stderr, res.describe()
+    assert not (tmp_path / "x.tflite").exists()

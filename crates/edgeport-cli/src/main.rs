@@ -103,9 +103,12 @@ enum Command {
 struct Int8Args {
     /// Representative inputs (.npz): one array per model input, samples along the first axis
     /// ([N, ...input shape], or [N, ...] replacing a batch of 1); a single-input model also
-    /// takes one .npy array.
-    #[arg(long, value_name = "FILE.npz|FILE.npy")]
+    /// takes one .npy array, and an image model a PNG/JPEG image or a directory of them
+    /// (see --image-mean, --image-std, --image-bgr).
+    #[arg(long, value_name = "FILE.npz|FILE.npy|IMAGE|DIR")]
     calibration: Option<PathBuf>,
+    #[command(flatten)]
+    images: ImageArgs,
     /// How activation ranges are chosen: minmax (default), percentile (99.99th) or mse.
     #[arg(long = "calibration-method", value_parser = ["minmax", "percentile", "mse"])]
     calibration_method: Option<String>,
@@ -115,6 +118,35 @@ struct Int8Args {
     /// Model inputs and outputs as float32 (default; QUANTIZE/DEQUANTIZE inside) or int8.
     #[arg(long, value_parser = ["float32", "int8"])]
     interface: Option<String>,
+}
+
+/// How calibration images become input values: `(pixel / 255 - mean) / std` per channel.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ImageArgs {
+    /// Per-channel mean subtracted from pixels scaled to [0, 1] (e.g. 0.485,0.456,0.406).
+    #[arg(long = "image-mean", value_name = "R,G,B", value_delimiter = ',')]
+    image_mean: Option<Vec<f32>>,
+    /// Per-channel divisor after the mean (e.g. 0.229,0.224,0.225).
+    #[arg(long = "image-std", value_name = "R,G,B", value_delimiter = ',')]
+    image_std: Option<Vec<f32>>,
+    /// Channels in BGR order (models trained on OpenCV images).
+    #[arg(long = "image-bgr")]
+    image_bgr: bool,
+}
+
+impl ImageArgs {
+    fn preprocess(&self) -> Result<edgeport_engine::images::ImagePreprocess, EngineError> {
+        let three = |v: &Option<Vec<f32>>, d: f32, flag: &str| match v.as_deref() {
+            None => Ok([d; 3]),
+            Some(&[a, b, c]) => Ok([a, b, c]),
+            Some(other) => Err(EngineError::options(format!("{flag} takes three values R,G,B, got {}", other.len()))),
+        };
+        Ok(edgeport_engine::images::ImagePreprocess {
+            mean: three(&self.image_mean, 0.0, "--image-mean")?,
+            std: three(&self.image_std, 1.0, "--image-std")?,
+            bgr: self.image_bgr,
+        })
+    }
 }
 
 /// Core ML options of `convert`.
@@ -215,8 +247,26 @@ fn read_calibration(
     path: &Path,
     model: &[u8],
     input_shapes: &BTreeMap<String, Vec<usize>>,
+    images: &ImageArgs,
 ) -> Result<edgeport_engine::Calibration, Failure> {
-    Ok(edgeport_engine::Calibration::for_model(model, input_shapes, &read_model(path)?)?)
+    let is_image = |p: &Path| {
+        p.extension().and_then(|e| e.to_str()).is_some_and(|e| ["png", "jpg", "jpeg"].contains(&e.to_ascii_lowercase().as_str()))
+    };
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let entries = std::fs::read_dir(path).map_err(|e| EngineError::options(format!("{}: {e}", path.display())))?;
+        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_image(p)).collect();
+        files.sort();
+        files
+    } else if is_image(path) {
+        vec![path.to_path_buf()]
+    } else {
+        return Ok(edgeport_engine::Calibration::for_model(model, input_shapes, &read_model(path)?)?);
+    };
+    let images_read = files
+        .iter()
+        .map(|p| Ok((p.display().to_string(), read_model(p)?)))
+        .collect::<Result<Vec<_>, Failure>>()?;
+    Ok(edgeport_engine::Calibration::for_model_images(model, input_shapes, &images_read, &images.preprocess()?)?)
 }
 
 /// `--keep-float A,B`: the names, trimmed, empty ones dropped.
@@ -271,7 +321,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     if !opts.quantize.is_some_and(edgeport_engine::Quantize::is_calibrated) {
                         return Err(EngineError::options("--calibration applies to --quantize int8 and w8a8 only").into());
                     }
-                    Some(read_calibration(path, &bytes, &opts.input_shapes)?)
+                    Some(read_calibration(path, &bytes, &opts.input_shapes, &int8.images)?)
                 }
                 None => None,
             };

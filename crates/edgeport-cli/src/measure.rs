@@ -34,6 +34,8 @@ pub struct RuntimeArgs {
     /// With --quantize int8: the calibration samples given to `convert` (.npz).
     #[arg(long, value_name = "FILE.npz")]
     calibration: Option<PathBuf>,
+    #[command(flatten)]
+    images: crate::ImageArgs,
     /// With --quantize int8: the calibration method given to `convert`.
     #[arg(long = "calibration-method", value_parser = ["minmax", "percentile", "mse"])]
     calibration_method: Option<String>,
@@ -58,7 +60,7 @@ impl RuntimeArgs {
     fn options(&self, model: &[u8]) -> Result<RunOptions, Failure> {
         let input_shapes: BTreeMap<String, Vec<usize>> = self.input_shapes.iter().cloned().collect();
         let calibration = match &self.calibration {
-            Some(path) => Some(crate::read_calibration(path, model, &input_shapes)?),
+            Some(path) => Some(crate::read_calibration(path, model, &input_shapes, &self.images)?),
             None => None,
         };
         Ok(RunOptions {

@@ -3,6 +3,8 @@
 
 mod coreml;
 mod error;
+#[cfg(feature = "images")]
+pub mod images;
 pub mod exec;
 mod inspect;
 pub mod npz;
