@@ -345,7 +345,7 @@ impl Mil {
     pub fn palette_constant(&mut self, base: &str, shape: &[usize], p: &edgeport_quant::palette::Grouped, dtype: DataType) -> R<Var> {
         let n: usize = shape.iter().product();
         let k = 1usize << p.bits;
-        if p.indices.len() != n || p.lut.len() % k != 0 || shape.get(p.axis).is_none_or(|&c| p.group == 0 || c % p.group != 0) {
+        if p.indices.len() != n || !p.lut.len().is_multiple_of(k) || shape.get(p.axis).is_none_or(|&c| p.group == 0 || !c.is_multiple_of(p.group)) {
             return Err(invalid(format!("palettized const '{base}' does not match its shape {shape:?}")));
         }
         let name = self.fresh(base);
@@ -452,7 +452,7 @@ impl Mil {
     ) -> R<Var> {
         self.check_mask(base, shape, s)?;
         let k = 1usize << p.bits;
-        if p.indices.len() != shape.iter().product::<usize>() || shape.get(p.axis).is_none_or(|&c| p.group == 0 || c % p.group != 0) {
+        if p.indices.len() != shape.iter().product::<usize>() || shape.get(p.axis).is_none_or(|&c| p.group == 0 || !c.is_multiple_of(p.group)) {
             return Err(invalid(format!("palettized const '{base}' does not match its shape {shape:?}")));
         }
         let nonzero: Vec<u8> = p.indices.iter().enumerate().filter(|&(i, _)| s.mask[i / 8] >> (i % 8) & 1 == 1).map(|(_, &v)| v).collect();

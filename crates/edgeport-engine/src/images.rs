@@ -117,9 +117,9 @@ fn pixels(file: &str, bytes: &[u8], l: &Layout, prep: &ImagePreprocess) -> Resul
     for (i, p) in rgb.pixels().enumerate() {
         let [r, g, b] = p.0.map(|v| f32::from(v) / 255.0);
         let rgb = if prep.bgr { [b, g, r] } else { [r, g, b] };
-        for ch in 0..c {
+        for (ch, &value) in rgb.iter().enumerate().take(c) {
             // one channel: ITU-R BT.601 luma
-            let v = if c == 1 { 0.299 * r + 0.587 * g + 0.114 * b } else { rgb[ch] };
+            let v = if c == 1 { 0.299 * r + 0.587 * g + 0.114 * b } else { value };
             let v = (v - prep.mean[ch]) / prep.std[ch];
             let at = if l.channels_last { i * c + ch } else { ch * hw + i };
             out[at] = v;

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use edgeport_ir::{DType, Graph, Tensor, TensorData, TensorType, ValueId};
+use edgeport_ir::{DType, Graph, Tensor, TensorData, TensorType};
 use serde::{Deserialize, Serialize};
 
 use crate::EngineError;
@@ -111,9 +111,10 @@ impl Calibration {
                 return Err(EngineError::options(format!("calibration array '{name}' is {}, expected float32", a.dtype())));
             }
             let shape = a.shape();
-            let n = if shape.len() == ty.shape.len() + 1 && shape[1..] == ty.shape[..] {
-                shape[0]
-            } else if ty.shape.first() == Some(&1) && shape.len() == ty.shape.len() && shape[1..] == ty.shape[1..] {
+            // samples stacked on a new axis, or along a batch axis of 1
+            let new_axis = shape.len() == ty.shape.len() + 1 && shape[1..] == ty.shape[..];
+            let batch_axis = ty.shape.first() == Some(&1) && shape.len() == ty.shape.len() && shape[1..] == ty.shape[1..];
+            let n = if new_axis || batch_axis {
                 shape[0]
             } else {
                 let mut stacked = vec!["N".to_string()];
@@ -207,7 +208,7 @@ const F16_MIN_NORMAL: f32 = 6.103_515_6e-5;
 pub fn plan_int8(graph: &mut Graph, setup: &Int8Setup) -> Result<edgeport_tflite::int8::Int8Plan, EngineError> {
     let plan = plan_calibrated(graph, setup)?;
     if setup.f16_scales {
-        let ids: Vec<ValueId> = graph.value_ids().collect();
+        let ids: Vec<edgeport_ir::ValueId> = graph.value_ids().collect();
         for v in ids {
             if let Some(mut q) = graph.value(v).quant {
                 // at least float16's smallest normal value: a tinier scale would flush to zero

@@ -196,6 +196,7 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
+    #[cfg_attr(not(feature = "int8"), allow(dead_code))]
     pub(crate) fn new(graph: Graph) -> Prepared {
         Prepared { graph, f16_nodes: None, int8: None, hybrid: None }
     }
