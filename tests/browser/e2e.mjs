@@ -7,6 +7,8 @@
 //   EDGEPORT_CHROMIUM  the browser (default /usr/bin/chromium)
 //   EDGEPORT_NPM       the npm project holding playwright-core
 //   EDGEPORT_OUT       tests/out (screenshots go to tests/out/screenshots)
+//   EDGEPORT_E2E_ONLY  optional: a regular expression; only the steps whose names match run (for
+//                      working on a few steps; the first step, which loads the page, always runs)
 //
 // Every check is a named step; the run lists them and exits non-zero if any failed.
 
@@ -44,8 +46,8 @@ const cliCache = new Map();
 function cliBytes(model, flags) {
   const key = `${model} ${flags.join(" ")}`;
   if (!cliCache.has(key)) {
-    const coreml = flags.includes("coreml");
-    const out = path.join(work, `cli-${cliCache.size}.${coreml ? "mlpackage.zip" : "tflite"}`);
+    const to = flags[flags.indexOf("--to") + 1];
+    const out = path.join(work, `cli-${cliCache.size}.${{ coreml: "mlpackage.zip", onnx: "onnx" }[to] ?? "tflite"}`);
     execFileSync(cli, ["convert", model, ...flags, "-o", out], { stdio: ["ignore", "ignore", "inherit"] });
     cliCache.set(key, fs.readFileSync(out));
   }
@@ -106,7 +108,12 @@ const $ = (id) => page.locator(`[data-testid="${id}"]`);
 // ---- steps ---------------------------------------------------------------------------------------
 
 const results = [];
+const only = process.env.EDGEPORT_E2E_ONLY ? new RegExp(process.env.EDGEPORT_E2E_ONLY) : null;
 async function step(name, fn) {
+  if (only && results.length > 0 && !only.test(name)) {
+    console.log(`  skip  ${name}`);
+    return;
+  }
   const t = Date.now();
   try {
     await fn();
@@ -132,17 +139,37 @@ async function assertNoError() {
   assert.equal(await $("error").count(), 0, `unexpected error: ${await $("error").allInnerTexts()}`);
 }
 
-/** Sets the target and its options the way a person would. */
-async function choose({ to = "tflite", nhwc = false, fp16 = false, int8 = false, ios = null, precision = null, shapes = null }) {
+/**
+ * Sets the target and its options the way a person would. TFLite: `quantize` is none, fp16,
+ * int8-weights or int8 (with `method`, `iface` and `keepFloat`); Core ML: `weights` is none,
+ * int8-weights, palettize (with `bits` and `mode`) or w8a8 (with `method`); any target: `prune`
+ * (none or a sparsity).
+ */
+async function choose({
+  to = "tflite", nhwc = false, quantize = "none", method = "minmax", iface = "float32", keepFloat = "",
+  weights = "none", bits = "4", mode = "kmeans", ios = null, precision = null, shapes = null, prune = "none",
+}) {
   await $(`target-${to}`).check();
-  if (to === "tflite") {
-    await (nhwc ? $("opt-nhwc").check() : $("opt-nhwc").uncheck());
-    await (fp16 ? $("opt-fp16-weights").check() : $("opt-fp16-weights").uncheck());
+  if (to === "tflite" || to === "onnx") {
+    if (to === "tflite") await (nhwc ? $("opt-nhwc").check() : $("opt-nhwc").uncheck());
+    await $(`opt-quantize-${quantize}`).check();
+    if (quantize === "int8") {
+      await $("opt-calibration-method").selectOption(method);
+      if (to === "tflite") await $("opt-interface").selectOption(iface);
+      await $("opt-keep-float").fill(keepFloat);
+      await $("opt-keep-float").dispatchEvent("change");
+    }
   } else {
     await $("opt-coreml-target").selectOption(ios ?? "ios16");
     await $(`opt-${precision ?? "fp16"}`).check();
-    await (int8 ? $("opt-int8-weights").check() : $("opt-int8-weights").uncheck());
+    await $(`opt-weights-${weights}`).check();
+    if (weights === "palettize") {
+      await $("opt-palette-bits").selectOption(bits);
+      await $("opt-palette-mode").selectOption(mode);
+    }
+    if (weights === "w8a8") await $("opt-calibration-method").selectOption(method);
   }
+  await $("opt-prune").selectOption(prune);
   if (shapes !== null) await $("opt-input-shapes").fill(shapes);
 }
 
@@ -168,7 +195,44 @@ async function convertAndCompare(model, opts, cliFlags, fileName) {
   assert.equal(Number(await link.getAttribute("data-size")), got.length, "shown size");
   assert.match(await $("sha256").innerText(), new RegExp(sha256(got)));
   assert.ok((await $("verified").innerText()).length > 10, "structural check shown");
+  // a lossy conversion goes on to its fidelity check; the page takes new work after it
+  await page.locator('[data-testid="fidelity-panel"]:not([data-state="running"])').waitFor(T);
+  await assertNoError();
   return got;
+}
+
+/** The layer rows of the fidelity table, as shown (top to bottom). */
+async function fidelityLayers() {
+  return page.$$eval('[data-testid="fidelity-layer"]', (rows) =>
+    rows.map((r) => ({ node: r.dataset.node, sqnr: Number(r.dataset.sqnr), int8: r.dataset.int8 === "true" })),
+  );
+}
+
+/**
+ * Checks the fidelity panel after a lossy conversion: the variant, outputs, at least one layer
+ * row, worst (lowest SQNR) first, and that the headers re-sort the table. Returns the rows.
+ */
+async function fidelityTable(variant) {
+  await page.locator('[data-testid="fidelity-panel"][data-state="ready"]').waitFor(T);
+  await assertNoError();
+  assert.equal(await $("fidelity-method").getAttribute("data-variant"), variant);
+  assert.ok((await page.locator('[data-testid="fidelity-output"]').count()) >= 1, "a row per output");
+  const rows = await fidelityLayers();
+  assert.ok(rows.length >= 1, "at least one layer row");
+  if (rows.length >= 2) assert.ok(rows[0].sqnr <= rows[1].sqnr, `worst first: ${rows[0].sqnr} then ${rows[1].sqnr}`);
+  const sqnr = rows.map((r) => r.sqnr);
+  assert.deepEqual(sqnr, [...sqnr].sort((a, b) => a - b), "sorted by SQNR, worst first");
+  await $("fidelity-sort-node").click();
+  const byNode = (await fidelityLayers()).map((r) => r.node);
+  assert.deepEqual(byNode, [...byNode].sort(), "a click on 'node' sorts by node");
+  assert.equal(await page.locator('[data-testid="fidelity-layers"] th[aria-sort="ascending"]').count(), 1);
+  await $("fidelity-sort-sqnr").click();
+  await $("fidelity-sort-sqnr").click();
+  const best = (await fidelityLayers()).map((r) => r.sqnr);
+  assert.deepEqual(best, [...sqnr].sort((a, b) => b - a), "a second click on SQNR puts the best first");
+  await $("fidelity-sort-sqnr").click();
+  assert.deepEqual((await fidelityLayers()).map((r) => r.sqnr), sqnr, "and a third, the worst first again");
+  return rows;
 }
 
 fs.rmSync(shots, { recursive: true, force: true });
@@ -237,7 +301,7 @@ await step("mobilenetv2 -> .tflite --nhwc-io equals the CLI", async () => {
   await convertAndCompare(mnv2, { to: "tflite", nhwc: true }, ["--to", "tflite", "--nhwc-io"], "mobilenetv2.tflite");
 });
 await step("mobilenetv2 -> .tflite with float16 weights (--quantize fp16) equals the CLI", async () => {
-  const got = await convertAndCompare(mnv2, { to: "tflite", fp16: true }, ["--to", "tflite", "--quantize", "fp16"], "mobilenetv2.tflite");
+  const got = await convertAndCompare(mnv2, { to: "tflite", quantize: "fp16" }, ["--to", "tflite", "--quantize", "fp16"], "mobilenetv2.tflite");
   assert.ok(got.length < 1_400_000, `${got.length} bytes: about half the float32 file`);
 });
 await step("mobilenetv2 -> .mlpackage.zip (iOS16, fp16 defaults) equals the CLI", async () => {
@@ -245,7 +309,8 @@ await step("mobilenetv2 -> .mlpackage.zip (iOS16, fp16 defaults) equals the CLI"
   await page.screenshot({ path: path.join(shots, "result-coreml.png") });
 });
 await step("mobilenetv2 -> .mlpackage.zip with int8 weights (--quantize int8-weights) equals the CLI", async () => {
-  await convertAndCompare(mnv2, { to: "coreml", int8: true }, ["--to", "coreml", "--target", "ios16", "--precision", "fp16", "--quantize", "int8-weights"], "mobilenetv2.mlpackage.zip");
+  await convertAndCompare(mnv2, { to: "coreml", weights: "int8-weights" }, ["--to", "coreml", "--target", "ios16", "--precision", "fp16", "--quantize", "int8-weights"], "mobilenetv2.mlpackage.zip");
+  await fidelityTable("int8-weights+coreml-fp16");
 });
 await step("mobilenetv2 -> .mlpackage.zip fp32 equals the CLI", async () => {
   await convertAndCompare(mnv2, { to: "coreml", precision: "fp32" }, ["--to", "coreml", "--precision", "fp32"], "mobilenetv2.mlpackage.zip");
@@ -334,7 +399,8 @@ await step("cancel during a conversion stops it and leaves the app usable", asyn
   }
   // The cancelled worker is terminated and a fresh one takes over; a late reply cannot land.
   await page.locator('main[data-engine="ready"]').waitFor(T);
-  assert.equal(page.workers().length, 1, "exactly one engine worker after cancel");
+  const engineWorkers = page.workers().filter((w) => w.url().includes("playground-worker"));
+  assert.equal(engineWorkers.length, 1, "exactly one engine worker after cancel");
   await page.waitForTimeout(1500);
   assert.equal(await page.locator('[data-testid="result"][data-ready="true"]').count(), 0, "nothing arrives after cancel");
   await convertAndCompare(mnv2, { to: "tflite" }, ["--to", "tflite"], "mobilenetv2.tflite");
@@ -376,10 +442,11 @@ async function measure(runs, variants = ["fp32", "fp16"], backend = "cpu") {
 }
 
 await step("measure in this browser: fp32, fp16 and coreml-fp16 on the CPU (wasm), cold and warm apart, both close to fp32", async () => {
-  const before = requests.length;
   const rows = await measure(5, ["fp32", "fp16", "coreml-fp16"]);
-  const loaded = requests.slice(before).map((r) => new URL(r.url).pathname);
-  assert.ok(loaded.includes("/playground-runtime_bg.wasm"), `the runtime worker loads on demand: ${loaded}`);
+  // loaded on demand (by the first fidelity check or this measurement), never with the page
+  const loaded = (from, to) => requests.slice(from, to).map((r) => new URL(r.url).pathname);
+  assert.ok(!loaded(0, initialRequests).includes("/playground-runtime_bg.wasm"), "the runtime worker is not part of the initial load");
+  assert.ok(loaded(initialRequests).includes("/playground-runtime_bg.wasm"), `the runtime worker loads on demand: ${loaded(initialRequests)}`);
   assert.deepEqual(rows.map((r) => r.variant), ["fp32", "fp16", "coreml-fp16"]);
   assert.ok(rows.every((r) => r.p50 > 0), JSON.stringify(rows));
   assert.equal(rows[0].maxAbsError, 0, "fp32 against itself");
@@ -403,6 +470,99 @@ await step("measure: cancel mid-run stops it and the panel measures again", asyn
   await page.waitForSelector('[data-engine="ready"]', { timeout: 60_000 });
   const rows = await measure(3, ["fp32"]);
   assert.deepEqual(rows.map((r) => r.variant), ["fp32"]);
+});
+
+// ---- quantization and its fidelity ---------------------------------------------------------------
+
+const digits = fixture("digits");
+const calibrationNpz = path.join(repo, "tests", "fixtures", "digits", "calibration.npz");
+
+await step("mobilenetv2 -> .tflite with int8 weights (hybrid kernels) equals the CLI; fidelity worst first, sortable", async () => {
+  await upload("mobilenetv2.onnx", fs.readFileSync(mnv2));
+  await summaryReady();
+  await convertAndCompare(mnv2, { to: "tflite", quantize: "int8-weights" }, ["--to", "tflite", "--quantize", "int8-weights"], "mobilenetv2.tflite");
+  await fidelityTable("int8-weights+fp32");
+  await $("fidelity-panel").screenshot({ path: path.join(shots, "fidelity-int8-weights.png") });
+});
+
+await step("mobilenetv2 -> .mlpackage.zip pruned to 50 % (--prune 0.5, sparse weights) equals the CLI; fidelity", async () => {
+  await convertAndCompare(mnv2, { to: "coreml", prune: "0.5" }, ["--to", "coreml", "--target", "ios16", "--precision", "fp16", "--prune", "0.5"], "mobilenetv2.mlpackage.zip");
+  await fidelityTable("prune50+coreml-fp16");
+});
+
+await step("digits -> full-integer .tflite without calibration data: the generated-samples note, equals the CLI", async () => {
+  await upload("digits.onnx", fs.readFileSync(digits));
+  await summaryReady();
+  await choose({ to: "tflite", quantize: "int8" });
+  if (await $("calibration-clear").count()) await $("calibration-clear").click();
+  assert.match(await $("calibration-note").innerText(), /generated samples/);
+  await convertAndCompare(digits, { to: "tflite", quantize: "int8" }, ["--to", "tflite", "--quantize", "int8"], "digits.tflite");
+  await fidelityTable("int8");
+  assert.match(await $("fidelity-method").innerText(), /generated/);
+});
+
+await step("digits -> full-integer .tflite calibrated on an uploaded .npz (mse, int8 interface, keep-float auto) equals the CLI", async () => {
+  await $("opt-calibration").setInputFiles(calibrationNpz);
+  await $("calibration-file").waitFor(T);
+  assert.match(await $("calibration-file").innerText(), /calibration\.npz/);
+  assert.equal(await $("calibration-note").count(), 0, "no generated-samples note with calibration data");
+  const flags = ["--to", "tflite", "--quantize", "int8", "--calibration", calibrationNpz, "--calibration-method", "mse", "--interface", "int8", "--keep-float", "auto"];
+  const opts = { to: "tflite", quantize: "int8", method: "mse", iface: "int8", keepFloat: "auto" };
+  await convertAndCompare(digits, opts, flags, "digits.tflite");
+  const rows = await fidelityTable("int8");
+  assert.ok(rows.some((r) => r.int8), "int8 layers listed");
+  assert.match(await $("fidelity-method").innerText(), /given/);
+  await $("fidelity-panel").screenshot({ path: path.join(shots, "fidelity-int8.png") });
+  await page.locator('section[aria-labelledby="target-h"]').screenshot({ path: path.join(shots, "target-int8.png") });
+  // a share link keeps the fidelity of the outputs, not the layer table (recomputed from the model)
+  const link = await shareLink();
+  const report = JSON.parse(zlib.inflateRawSync(Buffer.from(link.split("#r=")[1], "base64url")).toString("utf8"));
+  assert.deepEqual(report.conversion.options.keep_float, ["auto"]);
+  assert.equal(report.conversion.options.calibration_method, "mse");
+  const int8 = report.fidelity.find((f) => f.variant === "int8");
+  assert.ok(int8 && int8.outputs.length === 1 && !int8.layers, JSON.stringify(report.fidelity));
+  // the same options without the file differ: the upload is what calibrated it
+  const generated = cliBytes(digits, flags.filter((f, i) => f !== "--calibration" && flags[i - 1] !== "--calibration"));
+  assert.notEqual(sha256(generated), await $("sha256").innerText(), "calibrated on the uploaded samples");
+  await $("calibration-clear").click();
+  await $("calibration-note").waitFor(T);
+});
+
+await step("digits -> .onnx int8 QDQ calibrated on the uploaded .npz (percentile) equals the CLI; fidelity", async () => {
+  await $("target-onnx").check();
+  await $("opt-quantize-int8").check();
+  await $("opt-calibration").setInputFiles(calibrationNpz);
+  await $("calibration-file").waitFor(T);
+  assert.equal(await $("opt-interface").count(), 0, "ONNX QDQ models keep float inputs: no interface choice");
+  const flags = ["--to", "onnx", "--quantize", "int8", "--calibration", calibrationNpz, "--calibration-method", "percentile"];
+  await convertAndCompare(digits, { to: "onnx", quantize: "int8", method: "percentile" }, flags, "digits.onnx");
+  await fidelityTable("int8");
+  await $("calibration-clear").click();
+});
+
+await step("digits -> .mlpackage.zip W8A8 (iOS 17, --quantize w8a8) calibrated on the uploaded .npz equals the CLI; fidelity", async () => {
+  await choose({ to: "coreml", ios: "ios17", weights: "w8a8" });
+  await $("opt-calibration").setInputFiles(calibrationNpz);
+  await $("calibration-file").waitFor(T);
+  const flags = ["--to", "coreml", "--target", "ios17", "--precision", "fp16", "--quantize", "w8a8", "--calibration", calibrationNpz];
+  await convertAndCompare(digits, { to: "coreml", ios: "ios17", weights: "w8a8" }, flags, "digits.mlpackage.zip");
+  const rows = await fidelityTable("w8a8+coreml-fp16");
+  assert.ok(rows.some((r) => r.int8), "int8 layers listed");
+  await $("calibration-clear").click();
+  await choose({ to: "coreml", ios: "ios16" });
+});
+
+await step("mobilenetv2 -> .onnx with int8 weights (DequantizeLinear) equals the CLI; fidelity", async () => {
+  await upload("mobilenetv2.onnx", fs.readFileSync(mnv2));
+  await summaryReady();
+  assert.equal(await $("opt-quantize-fp16").count(), 0, "no float16 weights for ONNX");
+  await convertAndCompare(mnv2, { to: "onnx", quantize: "int8-weights" }, ["--to", "onnx", "--quantize", "int8-weights"], "mobilenetv2.onnx");
+  await fidelityTable("int8-weights+fp32");
+});
+
+await step("mobilenetv2 -> .mlpackage.zip palettized (--palettize 6:uniform) equals the CLI; fidelity shown", async () => {
+  await convertAndCompare(mnv2, { to: "coreml", weights: "palettize", bits: "6", mode: "uniform" }, ["--to", "coreml", "--palettize", "6:uniform"], "mobilenetv2.mlpackage.zip");
+  await fidelityTable("palettize6-uniform+coreml-fp16");
 });
 
 // ---- the simulator and share links --------------------------------------------------------------

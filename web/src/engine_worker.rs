@@ -15,9 +15,16 @@ pub struct Host {
 }
 
 /// Answers one request; `post` receives every reply (stages first, then one final reply), with
-/// the artifact's bytes beside `Converted`. Async for WebGPU measurements, whose results come
-/// back through the browser's event loop; everything else completes at once.
-pub async fn handle(req: &Request, model: &[u8], host: &Host, post: &mut dyn FnMut(Reply, Option<Vec<u8>>)) {
+/// the artifact's bytes beside `Converted`. `calibration` is the user's `.npz`/`.npy` for
+/// `quantize int8` (generated samples when absent). Async for WebGPU measurements, whose results
+/// come back through the browser's event loop; everything else completes at once.
+pub async fn handle(
+    req: &Request,
+    model: &[u8],
+    calibration: Option<&[u8]>,
+    host: &Host,
+    post: &mut dyn FnMut(Reply, Option<Vec<u8>>),
+) {
     let id = req.id();
     if let Request::Profiles { .. } = req {
         let listed = edgeport_engine::simulate::list_profiles().map_err(|e| ErrorInfo::from(&e));
@@ -36,7 +43,8 @@ pub async fn handle(req: &Request, model: &[u8], host: &Host, post: &mut dyn FnM
         Request::Inspect { options, .. }
         | Request::Convert { options, .. }
         | Request::Simulate { options, .. }
-        | Request::Measure { options, .. } => options.to_engine(),
+        | Request::Measure { options, .. }
+        | Request::Fidelity { options, .. } => options.to_engine(),
         Request::Profiles { .. } => return,
     };
     let options = match options {
@@ -49,8 +57,10 @@ pub async fn handle(req: &Request, model: &[u8], host: &Host, post: &mut dyn FnM
             Err(e) => post(Reply::Failed { id, error: ErrorInfo::from(&e) }, None),
         },
         Request::Convert { .. } => {
-            let converted = edgeport_engine::convert(model, &options, &mut |stage| {
-                post(Reply::Stage { id, stage: stage.into() }, None);
+            let converted = read_calibration(model, &options, calibration).and_then(|calibration| {
+                edgeport_engine::convert_calibrated(model, &options, calibration.as_ref(), &mut |stage| {
+                    post(Reply::Stage { id, stage: stage.into() }, None);
+                })
             });
             let artifact = match converted {
                 Ok(a) => a,
@@ -86,14 +96,63 @@ pub async fn handle(req: &Request, model: &[u8], host: &Host, post: &mut dyn FnM
             Ok(result) => post(Reply::Measured { id, result: Box::new(result) }, None),
             Err(e) => post(Reply::Failed { id, error: ErrorInfo::from(&e) }, None),
         },
+        #[cfg(feature = "runtime")]
+        Request::Fidelity { .. } => match artifact_fidelity(model, &options, calibration) {
+            Ok(fidelity) => post(Reply::Fidelity { id, fidelity: fidelity.map(Box::new) }, None),
+            Err(e) => post(Reply::Failed { id, error: ErrorInfo::from(&e) }, None),
+        },
         #[cfg(not(feature = "runtime"))]
-        Request::Measure { .. } => {
+        Request::Measure { .. } | Request::Fidelity { .. } => {
             let _ = host;
-            let error = ErrorInfo::new("internal", "measurements run in the runtime worker (playground-runtime)");
+            let error = ErrorInfo::new("internal", "measurements and fidelity run in the runtime worker (playground-runtime)");
             post(Reply::Failed { id, error }, None);
         }
         Request::Profiles { .. } => {}
     }
+}
+
+/// The user's calibration data for `quantize int8` or `w8a8`, read against the model's inputs.
+#[cfg(feature = "runtime")]
+fn read_calibration(
+    model: &[u8],
+    options: &edgeport_engine::ConvertOptions,
+    npz: Option<&[u8]>,
+) -> Result<Option<edgeport_engine::Calibration>, edgeport_engine::EngineError> {
+    match npz {
+        Some(npz) if options.quantize.is_some_and(edgeport_engine::Quantize::is_calibrated) => {
+            edgeport_engine::Calibration::for_model(model, &options.input_shapes, npz).map(Some)
+        }
+        Some(_) => Err(edgeport_engine::EngineError::options("calibration data applies to quantize int8 and w8a8 only")),
+        None => Ok(None),
+    }
+}
+
+/// The conversion worker leaves the `.npz` reader out with the CPU runtime: calibrated
+/// conversions go to the runtime worker.
+#[cfg(not(feature = "runtime"))]
+fn read_calibration(
+    _model: &[u8],
+    _options: &edgeport_engine::ConvertOptions,
+    npz: Option<&[u8]>,
+) -> Result<Option<edgeport_engine::Calibration>, edgeport_engine::EngineError> {
+    match npz {
+        Some(_) => Err(edgeport_engine::EngineError::options("calibrated conversions run in the runtime worker (playground-runtime)")),
+        None => Ok(None),
+    }
+}
+
+/// The report's fidelity for a conversion with `options` (`None` when it is lossless), on the
+/// user's calibration samples for a full-integer model, else on generated ones.
+#[cfg(feature = "runtime")]
+fn artifact_fidelity(
+    model: &[u8],
+    options: &edgeport_engine::ConvertOptions,
+    npz: Option<&[u8]>,
+) -> Result<Option<edgeport_engine::report::Fidelity>, edgeport_engine::EngineError> {
+    let calibration = read_calibration(model, options, npz)?;
+    let mut report = edgeport_engine::report::new("model.onnx", model);
+    edgeport_engine::report::add_artifact_fidelity(&mut report, model, options, calibration.as_ref())?;
+    Ok(report.fidelity.pop())
 }
 
 /// Measures on the chosen backend. WebGPU falls back to the CPU, saying why, when there is no
@@ -273,17 +332,17 @@ pub fn run() {
             web_sys::console::error_1(&"playground-worker: malformed request".into());
             return;
         };
-        let model = Reflect::get(&data, &"bytes".into())
-            .ok()
-            .and_then(|b| b.dyn_into::<Uint8Array>().ok())
-            .map(|b| b.to_vec())
-            .unwrap_or_default();
+        let bytes = |key: &str| {
+            Reflect::get(&data, &key.into()).ok().and_then(|b| b.dyn_into::<Uint8Array>().ok()).map(|b| b.to_vec())
+        };
+        let model = bytes("bytes").unwrap_or_default();
+        let calibration = bytes("calibration");
         let mut post = post.clone();
         let scope = js_sys::global().unchecked_into::<DedicatedWorkerGlobalScope>();
         let performance = scope.performance();
         let clock = Box::new(move || performance.as_ref().map_or(0.0, |p| p.now()));
         let host = Host { clock, user_agent: scope.navigator().user_agent().unwrap_or_default() };
-        wasm_bindgen_futures::spawn_local(async move { handle(&req, &model, &host, &mut post).await });
+        wasm_bindgen_futures::spawn_local(async move { handle(&req, &model, calibration.as_deref(), &host, &mut post).await });
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler lives as long as the worker.
@@ -302,11 +361,15 @@ mod tests {
     use edgeport_engine::ConvertOptions;
 
     fn run(req: Request, model: &[u8]) -> Vec<(Reply, Option<Vec<u8>>)> {
+        run_with(req, model, None)
+    }
+
+    fn run_with(req: Request, model: &[u8], calibration: Option<&[u8]>) -> Vec<(Reply, Option<Vec<u8>>)> {
         let mut out = Vec::new();
         let start = std::time::Instant::now();
         let clock = Box::new(move || start.elapsed().as_secs_f64() * 1e3);
         let host = Host { clock, user_agent: "test".into() };
-        let done = edgeport_engine::exec::block_on(handle(&req, model, &host, &mut |r, b| out.push((r, b))));
+        let done = edgeport_engine::exec::block_on(handle(&req, model, calibration, &host, &mut |r, b| out.push((r, b))));
         assert!(done.is_ok(), "the request waited on the browser");
         out
     }
@@ -325,6 +388,40 @@ mod tests {
         assert_eq!(result.variants[0].max_abs_error, 0.0);
         assert!(result.variants[1].max_abs_error > 0.0 && result.variants[1].cosine_similarity > 0.999);
         assert!(result.variants.iter().all(|v| v.runs == 3 && v.p50_ms > 0.0 && v.report["schema"] == "edgeport.bench/1"));
+    }
+
+    /// A full-integer conversion calibrated on the user's `.npz` gives the engine's bytes, and
+    /// its fidelity lists layers, worst first, measured on those samples.
+    #[cfg(feature = "runtime")]
+    #[test]
+    fn int8_converts_on_the_calibration_data_and_reports_fidelity() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/digits");
+        let (Ok(model), Ok(npz)) = (std::fs::read(dir.join("model.onnx")), std::fs::read(dir.join("calibration.npz"))) else { return };
+        let options = Options {
+            quantize: Some("int8".into()),
+            calibration_method: Some(crate::protocol::CalibrationMethod::Mse),
+            ..Options::default()
+        };
+        let out = run_with(Request::Convert { id: 5, options: options.clone() }, &model, Some(&npz));
+        let (Reply::Converted { .. }, Some(bytes)) = out.last().unwrap() else { panic!("{out:?}") };
+        let engine = options.to_engine().unwrap();
+        let calibration = edgeport_engine::Calibration::for_model(&model, &engine.input_shapes, &npz).unwrap();
+        let direct = edgeport_engine::convert_calibrated(&model, &engine, Some(&calibration), &mut |_| {}).unwrap();
+        assert_eq!(bytes, &direct.bytes);
+
+        let out = run_with(Request::Fidelity { id: 6, options }, &model, Some(&npz));
+        let (Reply::Fidelity { id: 6, fidelity: Some(f) }, None) = out.last().unwrap() else { panic!("{out:?}") };
+        assert_eq!(f.variant, "int8");
+        assert_eq!(f.samples, calibration.len());
+        assert!(f.layers.len() > 1 && f.layers.iter().any(|l| l.int8));
+        let sqnr: Vec<f64> = f.layers.iter().filter_map(|l| l.sqnr_db).collect();
+        assert!(sqnr.windows(2).all(|w| w[0] <= w[1]), "worst first: {sqnr:?}");
+
+        // a lossless conversion has no fidelity to show; bad calibration data is an options error
+        let out = run(Request::Fidelity { id: 8, options: Options::default() }, &model);
+        assert!(matches!(out.last(), Some((Reply::Fidelity { id: 8, fidelity: None }, None))), "{out:?}");
+        let out = run_with(Request::Convert { id: 9, options: Options { quantize: Some("int8".into()), ..Options::default() } }, &model, Some(b"not an npz"));
+        assert!(matches!(&out.last().unwrap().0, Reply::Failed { id: 9, error } if error.code == "invalid_options"), "{out:?}");
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub enum Request {
     Simulate { id: u32, options: Options, simulate: SimOptions },
     /// Run the model's variants on the CPU (wasm) here and measure them.
     Measure { id: u32, options: Options, measure: MeasureOptions },
+    /// What a lossy conversion with `options` computes against the float original (the
+    /// runtime worker; calibration data, if any, travels beside the model).
+    Fidelity { id: u32, options: Options },
 }
 
 /// What "Measure in this browser" runs.
@@ -106,6 +109,7 @@ pub enum Format {
     #[default]
     Tflite,
     Coreml,
+    Onnx,
 }
 
 impl Format {
@@ -114,12 +118,22 @@ impl Format {
         match self {
             Format::Tflite => "tflite",
             Format::Coreml => "mlpackage.zip",
+            Format::Onnx => "onnx",
+        }
+    }
+
+    /// The format's short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Tflite => "TFLite",
+            Format::Coreml => "Core ML",
+            Format::Onnx => "ONNX",
         }
     }
 }
 
 /// Core ML deployment targets (the engine's `CoremlTarget`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Ios {
     Ios15,
@@ -183,6 +197,68 @@ pub struct Options {
     /// a share link re-runs the same conversion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub palettize: Option<serde_json::Value>,
+    /// The engine's `Prune` (`{"sparsity": 0.5}`), carried through unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<serde_json::Value>,
+    /// `quantize int8`: how activation ranges are chosen from the calibration samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_method: Option<CalibrationMethod>,
+    /// `quantize int8`: ONNX node names kept in float (`auto`: the layers that lose the most).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep_float: Vec<String>,
+    /// `quantize int8`, TFLite: the element type of the model's inputs and outputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<Interface>,
+}
+
+/// The engine's `CalibrationMethod`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CalibrationMethod {
+    #[default]
+    Minmax,
+    Percentile,
+    Mse,
+}
+
+impl CalibrationMethod {
+    pub const ALL: [CalibrationMethod; 3] = [CalibrationMethod::Minmax, CalibrationMethod::Percentile, CalibrationMethod::Mse];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            CalibrationMethod::Minmax => "minmax",
+            CalibrationMethod::Percentile => "percentile",
+            CalibrationMethod::Mse => "mse",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<CalibrationMethod> {
+        CalibrationMethod::ALL.into_iter().find(|m| m.key() == key)
+    }
+}
+
+/// The engine's `Interface` (a full-integer TFLite model's input and output type).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interface {
+    #[default]
+    Float32,
+    Int8,
+}
+
+impl Options {
+    /// Whether the artifact computes something other than the float original (so the page
+    /// shows its fidelity). Core ML's fp16 precision counts only with weight compression, as
+    /// the playground asks for fidelity after quantization and palettization.
+    pub fn compresses_weights(&self) -> bool {
+        self.quantize.is_some() || self.palettize.is_some() || self.prune.is_some()
+    }
+
+    /// Full-integer and W8A8 conversions calibrate on the CPU runtime, so they run in the
+    /// runtime worker.
+    pub fn calibrates(&self) -> bool {
+        matches!(self.quantize.as_deref(), Some("int8" | "w8a8"))
+    }
 }
 
 #[cfg(feature = "engine")]
@@ -202,7 +278,8 @@ impl Request {
             | Request::Convert { id, .. }
             | Request::Profiles { id }
             | Request::Simulate { id, .. }
-            | Request::Measure { id, .. } => *id,
+            | Request::Measure { id, .. }
+            | Request::Fidelity { id, .. } => *id,
         }
     }
 }
@@ -221,6 +298,8 @@ pub enum Reply {
     /// Progress of a measurement: `stage` of `variant`, `done` of `total` steps.
     MeasureProgress { id: u32, variant: String, stage: String, done: usize, total: usize },
     Measured { id: u32, result: Box<Measurement> },
+    /// The artifact's fidelity against the float original (`None`: the conversion is lossless).
+    Fidelity { id: u32, fidelity: Option<Box<edgeport_report::Fidelity>> },
     /// The simulation report (schema `edgeport.simulation/1`).
     Simulated { id: u32, report: Box<Report> },
     Failed { id: u32, error: ErrorInfo },
@@ -461,5 +540,43 @@ mod tests {
             }
         }
         assert_eq!(Format::Tflite.extension(), Target::Tflite.extension());
+        assert_eq!(Format::Onnx.extension(), Target::Onnx.extension());
+        assert_eq!(Options { to: Format::Onnx, ..Options::default() }.to_engine().unwrap().target, Target::Onnx);
+    }
+
+    /// The quantization choices mean to the engine what `--quantize`, `--calibration-method`,
+    /// `--keep-float`, `--interface` and `--palettize` mean to the CLI.
+    #[cfg(feature = "engine")]
+    #[test]
+    fn quantization_options_reach_the_engine() {
+        use edgeport_engine::quantize::CalibrationMethod as Method;
+        use edgeport_engine::{Interface as EngineInterface, Quantize};
+        for (q, want) in [("fp16", Quantize::Fp16), ("int8-weights", Quantize::Int8Weights), ("int8", Quantize::Int8), ("w8a8", Quantize::W8a8)] {
+            let o = Options { quantize: Some(q.into()), ..Options::default() };
+            assert_eq!(o.to_engine().unwrap().quantize, Some(want));
+        }
+        for (m, want) in CalibrationMethod::ALL.into_iter().zip([Method::Minmax, Method::Percentile, Method::Mse]) {
+            assert_eq!(CalibrationMethod::from_key(m.key()), Some(m));
+            assert_eq!(m.key(), want.name());
+            for (i, wi) in [(Interface::Float32, EngineInterface::Float32), (Interface::Int8, EngineInterface::Int8)] {
+                let o = Options {
+                    quantize: Some("int8".into()),
+                    calibration_method: Some(m),
+                    interface: Some(i),
+                    keep_float: vec!["auto".into(), "conv_1".into()],
+                    ..Options::default()
+                };
+                let e = o.to_engine().unwrap();
+                assert_eq!((e.calibration_method, e.interface), (Some(want), Some(wi)));
+                assert_eq!(e.keep_float, ["auto", "conv_1"]);
+                // and back: the page reads the engine's JSON (a CLI-made share link) as the same options
+                let back: Options = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+                assert_eq!(back.to_engine().unwrap(), e);
+            }
+        }
+        let o = Options { to: Format::Coreml, palettize: Some(serde_json::json!({"bits": 4, "mode": "uniform"})), ..Options::default() };
+        assert_eq!(o.to_engine().unwrap().palettize, Some("4:uniform".parse().unwrap()));
+        let o = Options { to: Format::Coreml, prune: Some(serde_json::json!({"sparsity": 0.5})), ..Options::default() };
+        assert_eq!(o.to_engine().unwrap().prune, Some("0.5".parse().unwrap()));
     }
 }

@@ -73,10 +73,18 @@ impl EngineBridge {
 
     /// Sends a request with the model bytes (copied: the page keeps its copy for the next run).
     pub fn send(&self, req: &Request, model: &Uint8Array) {
+        self.send_with(req, model, None);
+    }
+
+    /// [`send`](Self::send) with the user's calibration data beside the model.
+    pub fn send_with(&self, req: &Request, model: &Uint8Array, calibration: Option<&Uint8Array>) {
         let msg = Object::new();
         let json = serde_json::to_string(req).unwrap_or_default();
         let _ = Reflect::set(&msg, &"json".into(), &json.into());
         let _ = Reflect::set(&msg, &"bytes".into(), model);
+        if let Some(c) = calibration {
+            let _ = Reflect::set(&msg, &"calibration".into(), c);
+        }
         match self.queue.borrow_mut().as_mut() {
             Some(waiting) => waiting.push(msg),
             None => {

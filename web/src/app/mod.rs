@@ -3,9 +3,11 @@
 //! convert goes to the worker, so a long conversion cannot freeze it and Cancel can kill it.
 
 mod bridge;
+mod fidelity;
 pub mod format;
 mod shared;
 mod measure;
+mod quantize;
 mod simulate;
 mod view;
 
@@ -18,8 +20,10 @@ use crate::protocol::{ErrorInfo, Format, Ios, Options, Precision, Reply, Request
 use crate::share::SharedConversion;
 use crate::sim_report::{ProfileInfo, Report};
 use bridge::{EngineBridge, Incoming};
+use fidelity::FidelityView;
 use shared::SharedView;
 use measure::MeasureState;
+use quantize::{CalibrationFile, QuantChoices};
 use simulate::{SimChoices, SimState};
 
 /// The sample model, copied into the site by trunk (static/index.html) and fetched only when
@@ -49,10 +53,8 @@ impl Model {
 pub struct Choices {
     pub target: Format,
     pub nhwc_io: bool,
-    /// TFLite: float16 weights (DEQUANTIZE to float32).
-    pub fp16_weights: bool,
-    /// Core ML: per-channel int8 weights (iOS16+).
-    pub int8_weights: bool,
+    /// TFLite's and ONNX's quantization, Core ML's weight compression.
+    pub quant: QuantChoices,
     pub coreml_target: Ios,
     pub precision: Precision,
     /// The input-shape field as typed.
@@ -64,8 +66,7 @@ impl Default for Choices {
         Choices {
             target: Format::Tflite,
             nhwc_io: false,
-            fp16_weights: false,
-            int8_weights: false,
+            quant: QuantChoices::default(),
             coreml_target: Ios::Ios16,
             precision: Precision::Fp16,
             shapes: String::new(),
@@ -82,16 +83,16 @@ impl Choices {
         match self.target {
             Format::Tflite => {
                 o.nhwc_io = self.nhwc_io;
-                o.quantize = self.fp16_weights.then(|| "fp16".to_string());
+                self.quant.quantize_options(&mut o, Format::Tflite);
             }
+            Format::Onnx => self.quant.quantize_options(&mut o, Format::Onnx),
             Format::Coreml => {
                 o.coreml_target = Some(self.coreml_target);
                 o.precision = Some(self.precision);
-                if self.int8_weights && self.coreml_target != Ios::Ios15 {
-                    o.quantize = Some("int8-weights".to_string());
-                }
+                self.quant.coreml_options(&mut o, self.coreml_target);
             }
         }
+        self.quant.prune_options(&mut o);
         Ok(o)
     }
 
@@ -107,6 +108,7 @@ pub enum Place {
     Convert,
     Simulate,
     Measure,
+    Fidelity,
 }
 
 #[derive(Clone, PartialEq)]
@@ -120,9 +122,19 @@ pub enum Busy {
     Idle,
     Reading,
     Inspecting { id: u32 },
-    Converting { id: u32, stage: Option<StageName>, started_ms: f64 },
+    /// `in_runtime`: a full-integer conversion, which calibrates in the runtime worker.
+    Converting { id: u32, stage: Option<StageName>, started_ms: f64, in_runtime: bool },
     Simulating { id: u32 },
     Measuring { id: u32 },
+    /// The runtime worker compares the last conversion's artifact with the original.
+    Fidelity { id: u32 },
+}
+
+impl Busy {
+    /// Whether the runtime worker (not the conversion worker) does the work.
+    fn in_runtime(self) -> bool {
+        matches!(self, Busy::Measuring { .. } | Busy::Fidelity { .. } | Busy::Converting { in_runtime: true, .. })
+    }
 }
 
 /// A finished conversion, ready to download.
@@ -141,6 +153,10 @@ pub enum Msg {
     Files(Option<web_sys::File>),
     Sample,
     Read { name: String, result: Result<Uint8Array, String> },
+    CalibrationFile(Option<web_sys::File>),
+    CalibrationRead { name: String, result: Result<Uint8Array, String> },
+    ForgetCalibration,
+    SortLayers(fidelity::Column),
     Worker(Incoming),
     WorkerCrashed(String),
     /// The runtime worker died (a trap, or it could not load).
@@ -177,6 +193,10 @@ pub struct App {
     /// Stages reached by the current or last conversion.
     reached: Vec<StageName>,
     outcome: Option<Outcome>,
+    /// The user's calibration data for full-integer conversions.
+    calibration: Option<CalibrationFile>,
+    /// The last lossy conversion's fidelity.
+    fidelity: Option<FidelityView>,
     error: Option<Shown>,
     notice: Option<String>,
     next_id: u32,
@@ -212,6 +232,8 @@ impl Component for App {
             busy: Busy::Idle,
             reached: Vec::new(),
             outcome: None,
+            calibration: None,
+            fidelity: None,
             error: None,
             notice: None,
             next_id: 1,
@@ -247,13 +269,33 @@ impl Component for App {
                 }
                 let name = file.name();
                 self.start_reading();
-                ctx.link().send_future(async move {
-                    let result = JsFuture::from(file.array_buffer())
-                        .await
-                        .map(|buf| Uint8Array::new(&buf))
-                        .map_err(|e| format!("the browser could not read the file ({e:?})"));
-                    Msg::Read { name, result }
-                });
+                ctx.link().send_future(async move { Msg::Read { name, result: read_file(&file).await } });
+                true
+            }
+            Msg::CalibrationFile(file) => {
+                let Some(file) = file else { return false };
+                let name = file.name();
+                ctx.link().send_future(async move { Msg::CalibrationRead { name, result: read_file(&file).await } });
+                false
+            }
+            Msg::CalibrationRead { name, result } => {
+                match result {
+                    Ok(bytes) => {
+                        let size = u64::from(bytes.length());
+                        self.calibration = Some(CalibrationFile { name, size, bytes });
+                    }
+                    Err(e) => self.error = Some(Shown { place: Place::Convert, error: ErrorInfo::new("io", e) }),
+                }
+                true
+            }
+            Msg::ForgetCalibration => {
+                self.calibration = None;
+                true
+            }
+            Msg::SortLayers(column) => {
+                if let Some(f) = &mut self.fidelity {
+                    f.sort_by(column);
+                }
                 true
             }
             Msg::Sample => {
@@ -302,12 +344,22 @@ impl Component for App {
                 true
             }
             Msg::Cancel => {
-                if matches!(self.busy, Busy::Measuring { .. }) {
-                    // Only the runtime worker is busy: stop it; the next Measure starts a fresh one.
+                if self.busy.in_runtime() {
+                    // Only the runtime worker is busy: stop it; its next use starts a fresh one.
+                    self.notice = Some(
+                        match self.busy {
+                            Busy::Measuring { .. } => "Measurement cancelled.",
+                            Busy::Fidelity { .. } => "Fidelity check cancelled.",
+                            _ => "Conversion cancelled.",
+                        }
+                        .into(),
+                    );
+                    if matches!(self.busy, Busy::Converting { .. }) {
+                        self.reached.clear();
+                    }
                     self.runtime = None;
                     self.measure.progress = None;
                     self.busy = Busy::Idle;
-                    self.notice = Some("Measurement cancelled.".into());
                     self.stop_shared_check("cancelled");
                 } else if matches!(self.busy, Busy::Converting { .. } | Busy::Inspecting { .. } | Busy::Simulating { .. }) {
                     let was_converting = matches!(self.busy, Busy::Converting { .. });
@@ -337,18 +389,23 @@ impl Component for App {
             Msg::RuntimeCrashed(why) => {
                 self.runtime = None;
                 self.measure.progress = None;
-                if matches!(self.busy, Busy::Measuring { .. }) {
+                if self.busy.in_runtime() {
+                    let (what, place) = match self.busy {
+                        Busy::Measuring { .. } => ("measurement", Place::Measure),
+                        Busy::Fidelity { .. } => ("fidelity check", Place::Fidelity),
+                        _ => ("conversion", Place::Convert),
+                    };
                     self.busy = Busy::Idle;
-                    self.stop_shared_check(&format!("the measurement stopped: {why}"));
-                    let error = ErrorInfo::new("internal", format!("The measurement stopped: {why}"));
-                    self.error = Some(Shown { place: Place::Measure, error });
+                    self.stop_shared_check(&format!("the {what} stopped: {why}"));
+                    let error = ErrorInfo::new("internal", format!("The {what} stopped: {why}"));
+                    self.error = Some(Shown { place, error });
                 }
                 true
             }
             Msg::WorkerCrashed(why) => {
                 self.bridge = None;
-                if matches!(self.busy, Busy::Measuring { .. }) {
-                    // the measurement runs in the runtime worker and goes on
+                if self.busy.in_runtime() {
+                    // the work runs in the runtime worker and goes on
                     self.spawn_worker(ctx);
                     return true;
                 }
@@ -452,7 +509,9 @@ impl App {
         self.share_link = None;
     }
 
+    /// Forgets the last conversion's download and fidelity.
     fn outcome_clear(&mut self) {
+        self.fidelity = None;
         if let Some(o) = self.outcome.take() {
             let _ = web_sys::Url::revoke_object_url(&o.url);
         }
@@ -474,11 +533,12 @@ impl App {
         self.busy = Busy::Inspecting { id };
     }
 
+    /// Converts in the conversion worker, or, for a full-integer model (which calibrates on the
+    /// CPU runtime), in the runtime worker with the calibration data.
     fn convert(&mut self) {
-        if self.is_busy() || self.summary.is_none() {
+        if self.is_busy() || self.summary.is_none() || self.model.is_none() {
             return;
         }
-        let (Some(model), Some(bridge)) = (&self.model, &self.bridge) else { return };
         self.error = None;
         self.notice = None;
         self.share_link = None;
@@ -490,19 +550,62 @@ impl App {
                 return;
             }
         };
+        let in_runtime = options.calibrates();
+        if in_runtime && !self.start_runtime(Place::Convert) {
+            return;
+        }
+        let bridge = if in_runtime { &self.runtime } else { &self.bridge };
+        let (Some(model), Some(bridge)) = (&self.model, bridge) else { return };
         let id = self.next_id.wrapping_add(1);
-        bridge.send(&Request::Convert { id, options }, &model.bytes);
+        let calibration = self.calibration.as_ref().filter(|_| in_runtime).map(|c| &c.bytes);
+        bridge.send_with(&Request::Convert { id, options }, &model.bytes, calibration);
         self.next_id = id;
         self.outcome_clear();
         self.reached.clear();
-        self.busy = Busy::Converting { id, stage: None, started_ms: now_ms() };
+        self.busy = Busy::Converting { id, stage: None, started_ms: now_ms(), in_runtime };
+    }
+
+    /// After a lossy conversion: its fidelity, from the runtime worker. Returns whether it started.
+    fn check_fidelity(&mut self, options: Options) -> bool {
+        if !options.compresses_weights() || !self.start_runtime(Place::Fidelity) {
+            return false;
+        }
+        let (Some(model), Some(runtime)) = (&self.model, &self.runtime) else { return false };
+        let id = self.next_id.wrapping_add(1);
+        let calibration = self.calibration.as_ref().filter(|_| options.calibrates()).map(|c| &c.bytes);
+        runtime.send_with(&Request::Fidelity { id, options }, &model.bytes, calibration);
+        self.next_id = id;
+        self.busy = Busy::Fidelity { id };
+        true
+    }
+
+    /// Starts the runtime worker unless it runs; a failure is shown at `place`.
+    fn start_runtime(&mut self, place: Place) -> bool {
+        if self.runtime.is_some() {
+            return true;
+        }
+        let on_reply = self.link.callback(Msg::Worker);
+        let on_crash = self.link.callback(Msg::RuntimeCrashed);
+        match EngineBridge::spawn(bridge::RUNTIME_WORKER_URL, on_reply, on_crash) {
+            Ok(b) => {
+                self.runtime = Some(b);
+                true
+            }
+            Err(e) => {
+                let error = ErrorInfo::new("internal", format!("This browser could not start a Web Worker: {e}"));
+                self.error = Some(Shown { place, error });
+                false
+            }
+        }
     }
 
     fn current_id(&self) -> Option<u32> {
         match self.busy {
-            Busy::Inspecting { id } | Busy::Converting { id, .. } | Busy::Simulating { id } | Busy::Measuring { id } => {
-                Some(id)
-            }
+            Busy::Inspecting { id }
+            | Busy::Converting { id, .. }
+            | Busy::Simulating { id }
+            | Busy::Measuring { id }
+            | Busy::Fidelity { id } => Some(id),
             Busy::Idle | Busy::Reading => None,
         }
     }
@@ -525,6 +628,7 @@ impl App {
             | Reply::Simulated { id, .. }
             | Reply::MeasureProgress { id, .. }
             | Reply::Measured { id, .. }
+            | Reply::Fidelity { id, .. }
             | Reply::Failed { id, .. } => *id,
             Reply::Ready { .. } | Reply::Profiles { .. } => return true,
         };
@@ -562,9 +666,10 @@ impl App {
                 };
                 let stem = self.model.as_ref().map(Model::stem).unwrap_or_else(|| "model".into());
                 let target = self.choices.target;
+                // The choices cannot change while a conversion runs, so these are its options.
+                let options = self.choices.options().unwrap_or_default();
                 self.last_conversion = Some(SharedConversion {
-                    // The choices cannot change while a conversion runs, so these are its options.
-                    options: self.choices.options().unwrap_or_default(),
+                    options: options.clone(),
                     file_name: format!("{stem}.{}", target.extension()),
                     sha256: result.sha256.clone(),
                     size: result.size,
@@ -583,6 +688,14 @@ impl App {
                     }
                     Err(e) => self.error = Some(Shown { place: Place::Convert, error: ErrorInfo::new("internal", e) }),
                 }
+                // a shared report's re-run goes on once the fidelity is in
+                if !self.check_fidelity(options) {
+                    self.continue_shared_check();
+                }
+            }
+            Reply::Fidelity { fidelity, .. } => {
+                self.busy = Busy::Idle;
+                self.fidelity = fidelity.map(|f| FidelityView::new(*f));
                 self.continue_shared_check();
             }
             Reply::Simulated { report, .. } => {
@@ -605,6 +718,7 @@ impl App {
                     Busy::Converting { .. } => Place::Convert,
                     Busy::Simulating { .. } => Place::Simulate,
                     Busy::Measuring { .. } => Place::Measure,
+                    Busy::Fidelity { .. } => Place::Fidelity,
                     _ => Place::Model,
                 };
                 self.stop_shared_check(&error.message);
@@ -659,17 +773,8 @@ impl App {
             return;
         }
         let Some(import) = self.import_options(Place::Measure) else { return };
-        if self.runtime.is_none() {
-            let on_reply = self.link.callback(Msg::Worker);
-            let on_crash = self.link.callback(Msg::RuntimeCrashed);
-            match EngineBridge::spawn(bridge::RUNTIME_WORKER_URL, on_reply, on_crash) {
-                Ok(b) => self.runtime = Some(b),
-                Err(e) => {
-                    let error = ErrorInfo::new("internal", format!("This browser could not start a Web Worker: {e}"));
-                    self.error = Some(Shown { place: Place::Measure, error });
-                    return;
-                }
-            }
+        if !self.start_runtime(Place::Measure) {
+            return;
         }
         let (Some(model), Some(bridge)) = (&self.model, &self.runtime) else { return };
         self.error = None;
@@ -690,6 +795,14 @@ impl App {
 
 fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+}
+
+/// Reads a file the user chose into JS memory.
+async fn read_file(file: &web_sys::File) -> Result<Uint8Array, String> {
+    JsFuture::from(file.array_buffer())
+        .await
+        .map(|buf| Uint8Array::new(&buf))
+        .map_err(|e| format!("the browser could not read the file ({e:?})"))
 }
 
 /// A `blob:` URL for the artifact, so the download never leaves the browser.

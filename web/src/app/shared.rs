@@ -5,9 +5,10 @@
 
 use yew::prelude::*;
 
+use super::quantize::QuantChoices;
 use super::simulate::SimChoices;
-use super::{App, Busy, Choices, Msg, Place, Shown, format};
-use crate::protocol::{ErrorInfo, Format, Options, Summary};
+use super::{App, Busy, Choices, Msg, Place, Shown, fidelity, format};
+use crate::protocol::{ErrorInfo, Options, Summary};
 use crate::share::{self, ModelRecord, ShareRecord, SharedSimulation};
 
 /// Where a re-run stands for one part of the record.
@@ -99,8 +100,7 @@ impl App {
             self.choices = Choices {
                 target: o.to,
                 nhwc_io: o.nhwc_io,
-                fp16_weights: o.quantize.as_deref() == Some("fp16") && o.to == Format::Tflite,
-                int8_weights: o.quantize.as_deref() == Some("int8-weights") && o.to == Format::Coreml,
+                quant: QuantChoices::from_options(o),
                 coreml_target: o.coreml_target.unwrap_or(self.choices.coreml_target),
                 precision: o.precision.unwrap_or(self.choices.precision),
                 shapes: shapes_text(o),
@@ -208,6 +208,15 @@ impl App {
             record.measured.push(m.measured.clone());
             record.fidelity.clone_from(&m.fidelity);
         }
+        // The conversion's fidelity without its per-layer detail, which a link never holds (it
+        // is recomputed when the model is dropped on the shared page).
+        if let Some(f) = &self.fidelity {
+            let mut f = f.report.clone();
+            f.layers.clear();
+            f.kept_float.clear();
+            record.fidelity.retain(|x| x.variant != f.variant);
+            record.fidelity.push(f);
+        }
         let base = web_sys::window()
             .map(|w| w.location())
             .map(|l| format!("{}{}", l.origin().unwrap_or_default(), l.pathname().unwrap_or_default()))
@@ -255,10 +264,7 @@ pub fn banner(app: &App, ctx: &Context<App>) -> Html {
     let Some(shared) = &app.shared else { return html! {} };
     let r = &shared.record;
     let artifact = r.conversion.as_ref().map(|c| {
-        let target = match c.options.to {
-            Format::Tflite => "TFLite",
-            Format::Coreml => "Core ML",
-        };
+        let target = c.options.to.name();
         html! {
             <p data-testid="shared-artifact" data-sha256={c.sha256.clone()}>
                 { format!("Artifact: {} ({target}, {}) · sha256 ", c.file_name, format::bytes(c.size as u64)) }
@@ -281,6 +287,7 @@ pub fn banner(app: &App, ctx: &Context<App>) -> Html {
                 <p class="version-note" data-testid="shared-version-note">{ note }</p>
             }
             { for artifact }
+            { conversion_fidelity(r) }
             { measured_table(app) }
             if model_known {
                 <ul class="checks">
@@ -366,6 +373,16 @@ fn measured_table(app: &App) -> Html {
                     }) }
                 </tbody>
             </table>
+        </div>
+    }
+}
+
+/// The recorded fidelity of the conversion (the variants the measurements did not make).
+fn conversion_fidelity(r: &ShareRecord) -> Html {
+    let measured = |variant: &str| r.measured.iter().any(|m| m.variants.iter().any(|v| v.variant == variant));
+    html! {
+        <div class="shared-fidelity" data-testid="shared-fidelity">
+            { for r.fidelity.iter().filter(|f| !measured(&f.variant)).map(fidelity::outputs_table) }
         </div>
     }
 }

@@ -5,7 +5,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use super::format;
-use super::{App, Busy, Choices, Msg, Outcome, Place, Shown, measure, shared, simulate};
+use super::{App, Busy, Choices, Msg, Outcome, Place, Shown, fidelity, measure, quantize, shared, simulate};
 use crate::protocol::{ErrorInfo, Format, Ios, Precision, StageName, Summary};
 
 pub fn page(app: &App, ctx: &Context<App>) -> Html {
@@ -29,6 +29,7 @@ pub fn page(app: &App, ctx: &Context<App>) -> Html {
                 { summary_card(app) }
                 { result_card(app) }
             </div>
+            <div class="wide">{ fidelity::panel(app, ctx) }</div>
             <div class="wide">{ simulate::panel(app, ctx) }</div>
             <div class="wide">{ measure::panel(app, ctx) }</div>
         </main>
@@ -115,21 +116,13 @@ fn target_card(app: &App, ctx: &Context<App>) -> Html {
     let link = ctx.link();
     let c = &app.choices;
     let busy = app.is_busy();
-    let converting = matches!(app.busy, Busy::Converting { .. });
+    let converting = matches!(app.busy, Busy::Converting { .. } | Busy::Fidelity { .. });
     let inspecting = matches!(app.busy, Busy::Inspecting { .. });
     let can_convert = !busy && app.summary.is_some() && app.bridge.is_some();
     let choose = |f: fn(&mut Choices)| link.callback(move |_: Event| Msg::Choose(Box::new(f)));
     let on_nhwc = link.callback(|e: Event| {
         let on = checked(&e);
         Msg::Choose(Box::new(move |c: &mut Choices| c.nhwc_io = on))
-    });
-    let on_fp16 = link.callback(|e: Event| {
-        let on = checked(&e);
-        Msg::Choose(Box::new(move |c: &mut Choices| c.fp16_weights = on))
-    });
-    let on_int8 = link.callback(|e: Event| {
-        let on = checked(&e);
-        Msg::Choose(Box::new(move |c: &mut Choices| c.int8_weights = on))
     });
     let on_ios = link.callback(|e: Event| {
         let v = select_value(&e);
@@ -146,6 +139,8 @@ fn target_card(app: &App, ctx: &Context<App>) -> Html {
         (None, None) => "x=1,3,224,224".into(),
     };
     let tflite = c.target == Format::Tflite;
+    let coreml = c.target == Format::Coreml;
+    let onnx = c.target == Format::Onnx;
     html! {
         <section class="card" aria-labelledby="target-h">
             <h2 id="target-h"><span class="step">{ "2" }</span>{ "Target" }</h2>
@@ -157,11 +152,17 @@ fn target_card(app: &App, ctx: &Context<App>) -> Html {
                     <span class="choice-title">{ "TensorFlow Lite (.tflite)" }</span>
                     <span class="choice-sub">{ "Android, Linux, microcontrollers · float32" }</span>
                 </label>
-                <label class={classes!("choice", (!tflite).then_some("on"))}>
-                    <input type="radio" name="target" value="coreml" data-testid="target-coreml" checked={!tflite}
+                <label class={classes!("choice", coreml.then_some("on"))}>
+                    <input type="radio" name="target" value="coreml" data-testid="target-coreml" checked={coreml}
                         onchange={choose(|c| c.target = Format::Coreml)} />
                     <span class="choice-title">{ "Core ML (.mlpackage)" }</span>
                     <span class="choice-sub">{ "iPhone, iPad, Mac · ML Program, downloaded as .zip" }</span>
+                </label>
+                <label class={classes!("choice", onnx.then_some("on"))}>
+                    <input type="radio" name="target" value="onnx" data-testid="target-onnx" checked={onnx}
+                        onchange={choose(|c| c.target = Format::Onnx)} />
+                    <span class="choice-title">{ "ONNX (.onnx)" }</span>
+                    <span class="choice-sub">{ "ONNX Runtime · the optimized graph, or int8 as QDQ" }</span>
                 </label>
             </fieldset>
             <fieldset class="options" data-testid="options" disabled={busy}>
@@ -172,10 +173,9 @@ fn target_card(app: &App, ctx: &Context<App>) -> Html {
                         <input type="checkbox" data-testid="opt-nhwc" checked={c.nhwc_io} onchange={on_nhwc} />
                         <span>{ "NHWC interface" }<span class="muted">{ " — image inputs and outputs channels-last, as TFLite apps expect" }</span></span>
                     </label>
-                    <label class="check">
-                        <input type="checkbox" data-testid="opt-fp16-weights" checked={c.fp16_weights} onchange={on_fp16} />
-                        <span>{ "Float16 weights" }<span class="muted">{ " — half the size; weights widened to float32 at load (TFLite float16 quantization)" }</span></span>
-                    </label>
+                    { quantize::quantization(app, ctx) }
+                } else if onnx {
+                    { quantize::quantization(app, ctx) }
                 } else {
                     <div class="row">
                         <label class="field">
@@ -202,11 +202,7 @@ fn target_card(app: &App, ctx: &Context<App>) -> Html {
                             </div>
                         </div>
                     </div>
-                    <label class="check">
-                        <input type="checkbox" data-testid="opt-int8-weights" checked={c.int8_weights} onchange={on_int8}
-                            disabled={c.coreml_target == Ios::Ios15} />
-                        <span>{ "Int8 weights" }<span class="muted">{ " — per-channel int8 conv and matmul weights, about half an fp16 package (iOS 16+)" }</span></span>
-                    </label>
+                    { quantize::coreml(app, ctx) }
                 }
                 </div>
                 <div class={classes!("field", "shapes", needs_shape.is_some().then_some("attention"))}>
@@ -221,7 +217,11 @@ fn target_card(app: &App, ctx: &Context<App>) -> Html {
             </fieldset>
             <div class="actions">
                 <button type="button" class="primary" data-testid="convert" disabled={!can_convert}
-                    onclick={link.callback(|_| Msg::Convert)}>{ if tflite { "Convert to .tflite" } else { "Convert to .mlpackage" } }</button>
+                    onclick={link.callback(|_| Msg::Convert)}>{ match c.target {
+                    Format::Tflite => "Convert to .tflite",
+                    Format::Coreml => "Convert to .mlpackage",
+                    Format::Onnx => "Convert to .onnx",
+                } }</button>
                 <button type="button" class="secondary" data-testid="cancel" disabled={!(converting || inspecting)}
                     onclick={link.callback(|_| Msg::Cancel)}>{ "Cancel" }</button>
                 <span class="status" role="status" aria-live="polite" data-testid="status">{ status_text(app) }</span>
@@ -240,6 +240,7 @@ fn status_text(app: &App) -> String {
         Busy::Converting { stage: None, .. } => "Starting…".into(),
         Busy::Simulating { .. } => "Simulating…".into(),
         Busy::Measuring { .. } => "Measuring in this browser…".into(),
+        Busy::Fidelity { .. } => "Comparing with the original…".into(),
         Busy::Idle => {
             if let Some(n) = &app.notice {
                 n.clone()
@@ -346,7 +347,7 @@ fn summary_body(s: &Summary, file_size: u64) -> Html {
 
 fn result_card(app: &App) -> Html {
     let body = match &app.outcome {
-        Some(o) => result_body(o),
+        Some(o) => result_body(o, app),
         None => html! { <p class="placeholder">{ "The converted file appears here, with its size and SHA-256." }</p> },
     };
     html! {
@@ -357,10 +358,11 @@ fn result_card(app: &App) -> Html {
     }
 }
 
-fn result_body(o: &Outcome) -> Html {
+fn result_body(o: &Outcome, app: &App) -> Html {
     let kind = match o.target {
         Format::Tflite => "TensorFlow Lite model",
         Format::Coreml => "Core ML package (zip of the .mlpackage folder)",
+        Format::Onnx => "ONNX model (opset 21)",
     };
     html! {
         <>
@@ -374,10 +376,21 @@ fn result_body(o: &Outcome) -> Html {
             <dt>{ "Size" }</dt><dd>{ format!("{} ({} bytes)", format::bytes(o.size as u64), format::grouped(o.size as u64)) }</dd>
             <dt>{ "SHA-256" }</dt><dd><code class="hash" data-testid="sha256">{ &o.sha256 }</code></dd>
             <dt>{ "Structure" }</dt><dd data-testid="verified">{ format!("✓ {}", o.verified) }</dd>
-            <dt>{ "Numeric check" }</dt><dd class="muted">{ "The in-browser numeric check arrives with the CPU runtime; until then, compare outputs with your own runtime." }</dd>
+            <dt>{ "Numeric check" }</dt><dd class="muted">{ numeric_check(app) }</dd>
             <dt>{ "Time" }</dt><dd>{ format!("{:.2} s in WebAssembly", o.seconds) }</dd>
         </dl>
         </>
+    }
+}
+
+fn numeric_check(app: &App) -> String {
+    match (&app.fidelity, app.busy) {
+        (_, Busy::Fidelity { .. }) => "Comparing with the original on the CPU…".into(),
+        (Some(f), _) => match f.report.worst() {
+            Some(w) => format!("{}: worst output cosine {:.6}, max |Δ| {:.3e}; layers under Fidelity", f.report.variant, w.cosine_similarity, w.max_abs_error),
+            None => "See Fidelity below.".into(),
+        },
+        (None, _) => "Float weights: measure the variants below to compare outputs with the original.".into(),
     }
 }
 
