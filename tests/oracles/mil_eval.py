@@ -1714,6 +1714,19 @@ def _constexpr_cast(c: OpCtx):
     return c.raw("source_val").astype(dt.np)
 
 
+def _lut_lookup(c: OpCtx, idx: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """Each index read from its group's table: lut [*G, NUM_PALETTES, VECTOR_SIZE], the groups
+    dividing the indices' dims; gives [*idx.shape, VECTOR_SIZE]."""
+    r = idx.ndim
+    if lut.ndim != r + 2:
+        raise MilEvalError(f"{c.type}: lut rank {lut.ndim} for indices rank {r}")
+    if any(idx.shape[i] % lut.shape[i] for i in range(r)):
+        raise MilEvalError(f"{c.type}: lut groups {lut.shape[:r]} do not divide indices {idx.shape}")
+    block = [idx.shape[i] // lut.shape[i] for i in range(r)]
+    grp = tuple(np.arange(idx.shape[i]).reshape([-1 if j == i else 1 for j in range(r)]) // block[i] for i in range(r))
+    return lut[grp + (idx,)]
+
+
 @op("constexpr_lut_to_dense")
 def _lut_to_dense(c: OpCtx):
     lut = c.raw("lut")
@@ -1732,14 +1745,8 @@ def _lut_to_dense(c: OpCtx):
     # iOS18: typed (unpacked) indices, lut [*G, NUM_PALETTES, VECTOR_SIZE]
     idx = np.asarray(c.raw("indices")).astype(np.int64)
     r = idx.ndim
-    if lut.ndim != r + 2:
-        raise MilEvalError(f"{c.type}: lut rank {lut.ndim} for indices rank {r}")
     vs = lut.shape[-1]
-    block = [idx.shape[i] // lut.shape[i] for i in range(r)]
-    if any(idx.shape[i] % lut.shape[i] for i in range(r)):
-        raise MilEvalError(f"{c.type}: lut groups {lut.shape[:r]} do not divide indices {idx.shape}")
-    grp = tuple(np.arange(idx.shape[i]).reshape([-1 if j == i else 1 for j in range(r)]) // block[i] for i in range(r))
-    vals = lut[grp + (idx,)]  # [*idx.shape, VECTOR_SIZE]
+    vals = _lut_lookup(c, idx, lut)  # [*idx.shape, VECTOR_SIZE]
     if vs == 1:
         return vals[..., 0]
     va = _axis(c.i("vector_axis"), r, c.type)
@@ -1798,12 +1805,7 @@ def _lut_to_sparse(c: OpCtx):
         raise UnsupportedOp(c.type, "vector palettes")
     idx = np.zeros(mask.shape, np.int64)
     idx[mask] = nz.astype(np.int64)
-    r = idx.ndim
-    if lut.ndim != r + 2 or any(idx.shape[i] % lut.shape[i] for i in range(r)):
-        raise MilEvalError(f"{c.type}: lut {lut.shape} does not fit indices {idx.shape}")
-    block = [idx.shape[i] // lut.shape[i] for i in range(r)]
-    grp = tuple(np.arange(idx.shape[i]).reshape([-1 if j == i else 1 for j in range(r)]) // block[i] for i in range(r))
-    vals = lut[grp + (idx,)][..., 0]
+    vals = _lut_lookup(c, idx, lut)[..., 0]
     c.result_dtypes = [UINT1, c.dtype_of("lut")]
     return mask.astype(np.uint8), vals[mask].reshape(-1)
 
@@ -1831,25 +1833,8 @@ def _shift_scale(c: OpCtx, data: np.ndarray) -> np.ndarray:
 
 @op("constexpr_blockwise_shift_scale")
 def _blockwise_shift_scale(c: OpCtx):
-    data = c.raw("data").astype(np.float32)
-    scale = np.asarray(c.t("scale")).astype(np.float32)
     c.result_dtype = c.dtype_of("scale")
-    if scale.ndim != data.ndim:
-        raise MilEvalError(f"{c.type}: scale rank {scale.ndim} != data rank {data.ndim}")
-
-    def expand(v):
-        for i in range(data.ndim):
-            if data.shape[i] % v.shape[i]:
-                raise MilEvalError(f"{c.type}: {v.shape} does not divide data {data.shape}")
-            v = np.repeat(v, data.shape[i] // v.shape[i], axis=i)
-        return v
-
-    if c.has("offset"):
-        off = np.asarray(c.raw("offset")).astype(np.float32)
-        if off.shape != scale.shape:
-            raise MilEvalError(f"{c.type}: offset {off.shape} vs scale {scale.shape}")
-        data = data - expand(off)
-    return expand(scale) * data
+    return _shift_scale(c, c.raw("data").astype(np.float32))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -110,6 +110,12 @@ def run_tflite(
     )
 
 
+def sqnr_db(got: np.ndarray, ref: np.ndarray) -> float:
+    """Signal-to-quantization-noise ratio of `got` against `ref`, in dB (inf when equal)."""
+    noise = float(np.sum((got.astype(np.float64) - ref) ** 2))
+    return float("inf") if noise == 0 else 10 * np.log10(float(np.sum(ref.astype(np.float64) ** 2)) / noise)
+
+
 def to_nhwc(a: np.ndarray) -> np.ndarray:
     return a.transpose(0, 2, 3, 1) if a.ndim == 4 else a
 

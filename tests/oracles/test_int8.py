@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oracle_lib import FIXTURES_DIR, RESOLVERS, all_case_params, load_npz, read_tflite, run_tflite
+from oracle_lib import FIXTURES_DIR, RESOLVERS, all_case_params, load_npz, read_tflite, run_tflite, sqnr_db
 
 CALIBRATION_SAMPLES = 12
 # where per-layer rounding differences compound (see above)
@@ -44,11 +44,6 @@ def _calibration(case, path: Path) -> Path:
         arrays[k] = np.concatenate([v, *noise])
     np.savez(path, **arrays)
     return path
-
-
-def _sqnr(got: np.ndarray, ref: np.ndarray) -> float:
-    noise = float(np.sum((got.astype(np.float64) - ref) ** 2))
-    return float("inf") if noise == 0 else 10 * np.log10(float(np.sum(ref.astype(np.float64) ** 2)) / noise)
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +89,7 @@ def test_int8_tflite_runs_as_predicted(case, resolver, int8_tflite):
         scale = _output_scale(path, name)
         tol = 8 * scale + 1e-6 if scale else 0.05 * max(1.0, float(np.abs(want).max()))
         if case.name in DEEP:
-            sqnr = _sqnr(got[name], want)
+            sqnr = sqnr_db(got[name], want)
             assert sqnr >= 10, f"{case.name}:{name}: LiteRT vs edgeport's simulation SQNR {sqnr:.1f} dB < 10 dB"
         else:
             assert diff <= tol, f"{case.name}:{name}: LiteRT vs edgeport's simulation max |diff| {diff:.4g} > {tol:.4g}"
@@ -122,7 +117,7 @@ def test_int8_report_predicts_litert_sqnr(case, int8_tflite, edgeport, out_root)
             floats.setdefault(k, []).append(ref[k])
     for o in fid["outputs"]:
         k = o["output"]
-        real = _sqnr(np.concatenate(litert[k]), np.concatenate(floats[k]))
+        real = sqnr_db(np.concatenate(litert[k]), np.concatenate(floats[k]))
         said = o.get("sqnr_db", float("inf"))
         assert abs(real - said) <= 1.5 or min(real, said) > 60, f"{case.name}:{k}: report says {said:.2f} dB, LiteRT gives {real:.2f} dB"
 
@@ -171,7 +166,7 @@ def test_int8_interface_and_determinism(edgeport, case_loader, int8_tflite, tmp_
     want = next(iter(predicted.values()))
     # the float-interface model's output, through int8 tensors at both ends (MobileNetV2 is deep:
     # the SQNR criterion of test_int8_tflite_runs_as_predicted)
-    assert _sqnr(y, want) >= 10, _sqnr(y, want)
+    assert sqnr_db(y, want) >= 10, sqnr_db(y, want)
 
 
 def test_int8_bad_options_are_clear(edgeport, case_loader, tmp_path):
@@ -225,7 +220,7 @@ def test_int8_onnx_runs_as_predicted(case, int8_tflite, edgeport, out_root):
     got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, load_npz(case.input))))
     for name, want in predicted.items():
         if case.name in DEEP:
-            sqnr = _sqnr(got[name], want)
+            sqnr = sqnr_db(got[name], want)
             assert sqnr >= 10, f"{case.name}:{name}: onnxruntime vs edgeport's simulation SQNR {sqnr:.1f} dB < 10 dB"
         else:
             diff = float(np.abs(got[name] - want).max())
@@ -342,10 +337,10 @@ def test_w8a8_coreml_runs_as_predicted(case, w8a8_coreml):
     assert "quantize" in ops and "dequantize" in ops, sorted(set(ops))
     for name, want in predicted.items():
         got = mil[mil_name(name)].reshape(want.shape).astype(np.float32)
-        sqnr = _sqnr(got, want)
+        sqnr = sqnr_db(got, want)
         floor = 10 if case.name in DEEP else 25
         ref = load_npz(case.expected)[name]
-        print(f"{case.name}:{name}: MIL evaluator vs simulation SQNR {sqnr:.1f} dB; vs float: MIL {_sqnr(got, ref):.1f} predicted {_sqnr(want, ref):.1f}")
+        print(f"{case.name}:{name}: MIL evaluator vs simulation SQNR {sqnr:.1f} dB; vs float: MIL {sqnr_db(got, ref):.1f} predicted {sqnr_db(want, ref):.1f}")
         assert sqnr >= floor, f"{case.name}:{name}: MIL evaluator vs edgeport's W8A8 simulation SQNR {sqnr:.1f} dB < {floor} dB"
     (fid,) = report["fidelity"]
     assert fid["variant"] == "w8a8+coreml-fp16" and fid["inputs"] == "given", fid

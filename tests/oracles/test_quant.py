@@ -29,7 +29,7 @@ import json
 import numpy as np
 import pytest
 
-from oracle_lib import RESOLVERS, all_case_params, compare_outputs, load_npz, read_tflite, run_tflite
+from oracle_lib import RESOLVERS, all_case_params, compare_outputs, load_npz, read_tflite, run_tflite, sqnr_db
 
 
 @pytest.fixture(scope="session")
@@ -210,11 +210,6 @@ def hybrid_tflite(edgeport, out_root, case_loader):
     return get
 
 
-def _sqnr(got: np.ndarray, ref: np.ndarray) -> float:
-    noise = float(np.sum((got.astype(np.float64) - ref) ** 2))
-    return float("inf") if noise == 0 else 10 * np.log10(float(np.sum(ref.astype(np.float64) ** 2)) / noise)
-
-
 @pytest.mark.parametrize("resolver", RESOLVERS)
 @pytest.mark.parametrize("case", all_case_params(), indirect=True)
 def test_int8_weights_tflite_runs_as_predicted(case, resolver, hybrid_tflite):
@@ -225,7 +220,7 @@ def test_int8_weights_tflite_runs_as_predicted(case, resolver, hybrid_tflite):
     got = run_tflite(path, load_npz(case.input), resolver, list(expected))
     for name, want in predicted.items():
         if case.name in HYBRID_DEEP:
-            real, said = _sqnr(got[name], expected[name]), _sqnr(want, expected[name])
+            real, said = sqnr_db(got[name], expected[name]), sqnr_db(want, expected[name])
             low = said - 1.5
             high = said + 1.5 if resolver == "builtin_no_delegate" else float("inf")
             assert low <= real <= high, f"{case.name}:{name}: LiteRT SQNR {real:.1f} dB against float, edgeport predicts {said:.1f} dB"

@@ -139,6 +139,46 @@ impl ConstData {
     }
 }
 
+fn check_int8(base: &str, shape: &[usize], q: &edgeport_quant::int8::Int8) -> R {
+    let channels = shape.get(q.axis).copied().unwrap_or(0);
+    if q.q.len() != shape.iter().product::<usize>() || q.scales.len() != channels {
+        return Err(invalid(format!("int8 const '{base}' does not match its shape {shape:?}")));
+    }
+    Ok(())
+}
+
+fn check_palette(base: &str, shape: &[usize], p: &edgeport_quant::palette::Grouped) -> R {
+    let fits = p.indices.len() == shape.iter().product::<usize>()
+        && p.lut.len().is_multiple_of(1 << p.bits)
+        && shape.get(p.axis).is_some_and(|&c| p.group > 0 && c.is_multiple_of(p.group));
+    if !fits {
+        return Err(invalid(format!("palettized const '{base}' does not match its shape {shape:?}")));
+    }
+    Ok(())
+}
+
+fn check_mask(base: &str, shape: &[usize], s: &edgeport_quant::prune::Sparse) -> R {
+    if s.mask.len() != shape.iter().product::<usize>().div_ceil(8) {
+        return Err(invalid(format!("sparse const '{base}' does not match its shape {shape:?}")));
+    }
+    Ok(())
+}
+
+/// iOS18 typed palette indices: packed sub-byte values, or plain uint8 for 8 bits.
+fn typed_indices(indices: &[u8], bits: u8) -> ConstData {
+    if bits == 8 {
+        ConstData::U8(indices.to_vec())
+    } else {
+        ConstData::Packed { bits, count: indices.len(), bytes: edgeport_quant::palette::pack(indices, bits) }
+    }
+}
+
+/// The iOS16/17 `shape` attribute of constexpr ops: the dims as uint32.
+fn shape_attribute(shape: &[usize]) -> R<proto::Value> {
+    let dims = shape.iter().map(|&d| u32::try_from(d).map_err(|_| invalid("dimension beyond uint32"))).collect::<R<Vec<u32>>>()?;
+    Ok(proto::immediate(DataType::Uint32, &[dims.len()], ConstData::U32(dims).immediate()))
+}
+
 /// f32 -> float16 bits, round to nearest even, finite values saturating at the largest half.
 pub fn f16_bits(v: f32) -> u16 {
     let c = if v.is_finite() {
@@ -302,39 +342,24 @@ impl Mil {
     /// `constexpr_blockwise_shift_scale` (iOS18; parameters are value-bound inputs, the scale
     /// has the data's rank with one block per channel).
     pub fn int8_constant(&mut self, base: &str, shape: &[usize], q: &edgeport_quant::int8::Int8, dtype: DataType) -> R<Var> {
-        let n: usize = shape.iter().product();
-        let channels = shape.get(q.axis).copied().unwrap_or(0);
-        if q.q.len() != n || q.scales.len() != channels {
-            return Err(invalid(format!("int8 const '{base}' does not match its shape {shape:?}")));
-        }
+        check_int8(base, shape, q)?;
         let name = self.fresh(base);
         let data = self.value(shape, ConstData::I8(q.q.clone()))?;
         let mut attributes = BTreeMap::new();
-        attributes.insert("name".to_string(), proto::string_value(&name));
         let mut inputs = BTreeMap::new();
         let op = if self.target >= Target::Ios18 {
-            let mut scale_shape = vec![1; shape.len()];
-            scale_shape[q.axis] = channels;
-            let scale = self.value(&scale_shape, ConstData::float(&q.scales, dtype))?;
             inputs.insert("data".to_string(), proto::argument_value(data));
-            inputs.insert("scale".to_string(), proto::argument_value(scale));
+            inputs.insert("scale".to_string(), proto::argument_value(self.channel_scales(shape, q, dtype)?));
             "constexpr_blockwise_shift_scale"
         } else {
             let axis = i32::try_from(q.axis).map_err(|_| invalid("int8 axis out of range"))?;
             attributes.insert("quantized_data".to_string(), data);
             attributes.insert("zero_point".to_string(), proto::immediate(DataType::Int8, &[], ConstData::I8(vec![0]).immediate()));
-            attributes.insert("scale".to_string(), self.value(&[channels], ConstData::float(&q.scales, dtype))?);
+            attributes.insert("scale".to_string(), self.value(&[q.scales.len()], ConstData::float(&q.scales, dtype))?);
             attributes.insert("axis".to_string(), proto::immediate(DataType::Int32, &[], ConstData::I32(vec![axis]).immediate()));
             "constexpr_affine_dequantize"
         };
-        self.ops.push(proto::Operation {
-            r#type: op.into(),
-            inputs,
-            outputs: vec![proto::named(&name, dtype, shape)],
-            blocks: Vec::new(),
-            attributes,
-        });
-        Ok(Var { name, dtype, shape: shape.to_vec() })
+        Ok(self.push_constexpr(op, inputs, attributes, &name, dtype, shape))
     }
 
     /// Palettized weights decoded at load time: `constexpr_lut_to_dense`. iOS16/17: one table
@@ -343,76 +368,48 @@ impl Mil {
     /// and a table of shape [groups per axis..., 2^bits, 1], so tables may be per group of
     /// output channels.
     pub fn palette_constant(&mut self, base: &str, shape: &[usize], p: &edgeport_quant::palette::Grouped, dtype: DataType) -> R<Var> {
-        let n: usize = shape.iter().product();
-        let k = 1usize << p.bits;
-        if p.indices.len() != n || !p.lut.len().is_multiple_of(k) || shape.get(p.axis).is_none_or(|&c| p.group == 0 || !c.is_multiple_of(p.group)) {
-            return Err(invalid(format!("palettized const '{base}' does not match its shape {shape:?}")));
-        }
+        check_palette(base, shape, p)?;
         let name = self.fresh(base);
         let mut attributes = BTreeMap::new();
-        attributes.insert("name".to_string(), proto::string_value(&name));
         let mut inputs = BTreeMap::new();
         if self.target >= Target::Ios18 {
             if ![1, 2, 3, 4, 6, 8].contains(&p.bits) {
                 return unsupported(format!("{}-bit palettes (iOS18 tables have 1, 2, 3, 4, 6 or 8 bits)", p.bits));
             }
-            let indices = edgeport_quant::palette::pack(&p.indices, p.bits);
-            let indices = if p.bits == 8 { ConstData::U8(p.indices.clone()) } else { ConstData::Packed { bits: p.bits, count: n, bytes: indices } };
-            let mut lut_shape: Vec<usize> = shape.iter().map(|_| 1).collect();
-            lut_shape[p.axis] = shape[p.axis] / p.group;
-            lut_shape.extend([k, 1]);
-            let indices = self.value(shape, indices)?;
-            let lut = self.value(&lut_shape, ConstData::float(&p.lut, dtype))?;
+            let indices = self.value(shape, typed_indices(&p.indices, p.bits))?;
             inputs.insert("indices".to_string(), proto::argument_value(indices));
-            inputs.insert("lut".to_string(), proto::argument_value(lut));
+            inputs.insert("lut".to_string(), proto::argument_value(self.grouped_lut(shape, p, dtype)?));
         } else {
-            if p.lut.len() != k {
+            if p.lut.len() != 1 << p.bits {
                 return Err(CoremlError::BadOption("grouped palettes need iOS18 (its constexpr_lut_to_dense takes a table per group); choose target ios18".into()).into());
             }
             if ![1, 2, 4, 6, 8].contains(&p.bits) {
                 return unsupported(format!("{}-bit palettes need iOS18; iOS16/17 tables have 1, 2, 4, 6 or 8 bits", p.bits));
             }
-            let dims = shape.iter().map(|&d| u32::try_from(d).map_err(|_| invalid("dimension beyond uint32"))).collect::<R<Vec<u32>>>()?;
             let packed = edgeport_quant::palette::pack(&p.indices, p.bits);
             attributes.insert("indices".to_string(), self.value(&[packed.len()], ConstData::U8(packed))?);
             attributes.insert("lut".to_string(), self.value(&[p.lut.len()], ConstData::float(&p.lut, dtype))?);
-            attributes.insert("shape".to_string(), proto::immediate(DataType::Uint32, &[dims.len()], ConstData::U32(dims).immediate()));
+            attributes.insert("shape".to_string(), shape_attribute(shape)?);
         }
-        self.ops.push(proto::Operation {
-            r#type: "constexpr_lut_to_dense".into(),
-            inputs,
-            outputs: vec![proto::named(&name, dtype, shape)],
-            blocks: Vec::new(),
-            attributes,
-        });
-        Ok(Var { name, dtype, shape: shape.to_vec() })
+        Ok(self.push_constexpr("constexpr_lut_to_dense", inputs, attributes, &name, dtype, shape))
     }
 
     /// Pruned weights decoded at load time: `constexpr_sparse_to_dense`. iOS16/17: the nonzero
     /// values in order, a bit per value packed least significant bit first into uint8, the
     /// shape as uint32 (attributes); iOS18: the values and a uint1 mask of the weight's shape.
     pub fn sparse_constant(&mut self, base: &str, shape: &[usize], s: &edgeport_quant::prune::Sparse, dtype: DataType) -> R<Var> {
-        self.check_mask(base, shape, s)?;
-        if self.target >= Target::Ios18 {
-            let nonzero = self.value(&[s.nonzero.len()], ConstData::float(&s.nonzero, dtype))?;
-            let name = self.fresh(base);
-            return self.sparse_to_dense(&name, shape, s, proto::argument_value(nonzero), dtype);
-        }
-        let dims = shape.iter().map(|&d| u32::try_from(d).map_err(|_| invalid("dimension beyond uint32"))).collect::<R<Vec<u32>>>()?;
+        check_mask(base, shape, s)?;
         let name = self.fresh(base);
+        let nonzero = self.value(&[s.nonzero.len()], ConstData::float(&s.nonzero, dtype))?;
+        if self.target >= Target::Ios18 {
+            let mask = proto::argument_value(self.mask_value(shape, s)?);
+            return self.sparse_to_dense(&name, proto::argument_value(nonzero), mask, dtype, shape);
+        }
         let mut attributes = BTreeMap::new();
-        attributes.insert("name".to_string(), proto::string_value(&name));
-        attributes.insert("nonzero_data".to_string(), self.value(&[s.nonzero.len()], ConstData::float(&s.nonzero, dtype))?);
+        attributes.insert("nonzero_data".to_string(), nonzero);
         attributes.insert("mask".to_string(), self.value(&[s.mask.len()], ConstData::U8(s.mask.clone()))?);
-        attributes.insert("shape".to_string(), proto::immediate(DataType::Uint32, &[dims.len()], ConstData::U32(dims).immediate()));
-        self.ops.push(proto::Operation {
-            r#type: "constexpr_sparse_to_dense".into(),
-            inputs: BTreeMap::new(),
-            outputs: vec![proto::named(&name, dtype, shape)],
-            blocks: Vec::new(),
-            attributes,
-        });
-        Ok(Var { name, dtype, shape: shape.to_vec() })
+        attributes.insert("shape".to_string(), shape_attribute(shape)?);
+        Ok(self.push_constexpr("constexpr_sparse_to_dense", BTreeMap::new(), attributes, &name, dtype, shape))
     }
 
     /// Pruned int8 weights (iOS18): `constexpr_sparse_blockwise_shift_scale` dequantizes the
@@ -425,18 +422,12 @@ impl Mil {
         s: &edgeport_quant::prune::Sparse,
         dtype: DataType,
     ) -> R<Var> {
-        self.check_mask(base, shape, s)?;
-        let channels = shape.get(q.axis).copied().unwrap_or(0);
-        if q.q.len() != shape.iter().product::<usize>() || q.scales.len() != channels {
-            return Err(invalid(format!("int8 const '{base}' does not match its shape {shape:?}")));
-        }
-        let nonzero: Vec<i8> = q.q.iter().enumerate().filter(|&(i, _)| s.mask[i / 8] >> (i % 8) & 1 == 1).map(|(_, &v)| v).collect();
-        let mut scale_shape = vec![1; shape.len()];
-        scale_shape[q.axis] = channels;
+        check_mask(base, shape, s)?;
+        check_int8(base, shape, q)?;
         let mut inputs = BTreeMap::new();
         inputs.insert("data_mask".to_string(), proto::argument_value(self.mask_value(shape, s)?));
-        inputs.insert("nonzero_data".to_string(), proto::argument_value(self.value(&[nonzero.len()], ConstData::I8(nonzero))?));
-        inputs.insert("scale".to_string(), proto::argument_value(self.value(&scale_shape, ConstData::float(&q.scales, dtype))?));
+        inputs.insert("nonzero_data".to_string(), proto::argument_value(self.value(&[s.nonzero.len()], ConstData::I8(s.select(&q.q)))?));
+        inputs.insert("scale".to_string(), proto::argument_value(self.channel_scales(shape, q, dtype)?));
         self.sparse_pair(base, "constexpr_sparse_blockwise_shift_scale", inputs, shape, s, dtype)
     }
 
@@ -450,34 +441,29 @@ impl Mil {
         s: &edgeport_quant::prune::Sparse,
         dtype: DataType,
     ) -> R<Var> {
-        self.check_mask(base, shape, s)?;
-        let k = 1usize << p.bits;
-        if p.indices.len() != shape.iter().product::<usize>() || shape.get(p.axis).is_none_or(|&c| p.group == 0 || !c.is_multiple_of(p.group)) {
-            return Err(invalid(format!("palettized const '{base}' does not match its shape {shape:?}")));
-        }
-        let nonzero: Vec<u8> = p.indices.iter().enumerate().filter(|&(i, _)| s.mask[i / 8] >> (i % 8) & 1 == 1).map(|(_, &v)| v).collect();
-        let indices = if p.bits == 8 {
-            ConstData::U8(nonzero)
-        } else {
-            ConstData::Packed { bits: p.bits, count: nonzero.len(), bytes: edgeport_quant::palette::pack(&nonzero, p.bits) }
-        };
-        let mut lut_shape: Vec<usize> = shape.iter().map(|_| 1).collect();
-        lut_shape[p.axis] = shape[p.axis] / p.group;
-        lut_shape.extend([k, 1]);
-        let count = indices.len();
+        check_mask(base, shape, s)?;
+        check_palette(base, shape, p)?;
         let mut inputs = BTreeMap::new();
         inputs.insert("indices_mask".to_string(), proto::argument_value(self.mask_value(shape, s)?));
-        inputs.insert("indices_nonzero_data".to_string(), proto::argument_value(self.value(&[count], indices)?));
-        inputs.insert("lut".to_string(), proto::argument_value(self.value(&lut_shape, ConstData::float(&p.lut, dtype))?));
+        let indices = self.value(&[s.nonzero.len()], typed_indices(&s.select(&p.indices), p.bits))?;
+        inputs.insert("indices_nonzero_data".to_string(), proto::argument_value(indices));
+        inputs.insert("lut".to_string(), proto::argument_value(self.grouped_lut(shape, p, dtype)?));
         self.sparse_pair(base, "constexpr_lut_to_sparse", inputs, shape, s, dtype)
     }
 
-    fn check_mask(&self, base: &str, shape: &[usize], s: &edgeport_quant::prune::Sparse) -> R {
-        let n: usize = shape.iter().product();
-        if s.mask.len() != n.div_ceil(8) {
-            return Err(invalid(format!("sparse const '{base}' does not match its shape {shape:?}")));
-        }
-        Ok(())
+    /// iOS18 per-channel scales: the data's rank, one block per channel along `q.axis`.
+    fn channel_scales(&mut self, shape: &[usize], q: &edgeport_quant::int8::Int8, dtype: DataType) -> R<proto::Value> {
+        let mut scale_shape = vec![1; shape.len()];
+        scale_shape[q.axis] = q.scales.len();
+        self.value(&scale_shape, ConstData::float(&q.scales, dtype))
+    }
+
+    /// iOS18 tables: shape [groups per axis..., 2^bits, 1].
+    fn grouped_lut(&mut self, shape: &[usize], p: &edgeport_quant::palette::Grouped, dtype: DataType) -> R<proto::Value> {
+        let mut lut_shape = vec![1; shape.len()];
+        lut_shape[p.axis] = shape[p.axis] / p.group;
+        lut_shape.extend([1 << p.bits, 1]);
+        self.value(&lut_shape, ConstData::float(&p.lut, dtype))
     }
 
     /// The iOS18 mask: uint1 of the weight's shape, in the weight file.
@@ -509,31 +495,34 @@ impl Mil {
             attributes,
         });
         let name = self.fresh(base);
-        let mut inputs = BTreeMap::new();
-        inputs.insert("nonzero_data".to_string(), proto::argument_names(&[nonzero]));
-        inputs.insert("mask".to_string(), proto::argument_names(&[mask]));
-        self.push_sparse_to_dense(&name, shape, inputs, dtype)
+        self.sparse_to_dense(&name, proto::argument_names(&[nonzero]), proto::argument_names(&[mask]), dtype, shape)
     }
 
-    /// iOS18 `constexpr_sparse_to_dense` of constant nonzero values.
-    fn sparse_to_dense(&mut self, name: &str, shape: &[usize], s: &edgeport_quant::prune::Sparse, nonzero: proto::Argument, dtype: DataType) -> R<Var> {
-        let mut inputs = BTreeMap::new();
-        inputs.insert("nonzero_data".to_string(), nonzero);
-        inputs.insert("mask".to_string(), proto::argument_value(self.mask_value(shape, s)?));
-        self.push_sparse_to_dense(name, shape, inputs, dtype)
+    /// iOS18 `constexpr_sparse_to_dense` of `nonzero_data` placed by `mask`.
+    fn sparse_to_dense(&mut self, name: &str, nonzero: proto::Argument, mask: proto::Argument, dtype: DataType, shape: &[usize]) -> R<Var> {
+        let inputs = BTreeMap::from([("nonzero_data".to_string(), nonzero), ("mask".to_string(), mask)]);
+        Ok(self.push_constexpr("constexpr_sparse_to_dense", inputs, BTreeMap::new(), name, dtype, shape))
     }
 
-    fn push_sparse_to_dense(&mut self, name: &str, shape: &[usize], inputs: BTreeMap<String, proto::Argument>, dtype: DataType) -> R<Var> {
-        let mut attributes = BTreeMap::new();
+    /// Appends a one-output constexpr op named after its output.
+    fn push_constexpr(
+        &mut self,
+        op: &str,
+        inputs: BTreeMap<String, proto::Argument>,
+        mut attributes: BTreeMap<String, proto::Value>,
+        name: &str,
+        dtype: DataType,
+        shape: &[usize],
+    ) -> Var {
         attributes.insert("name".to_string(), proto::string_value(name));
         self.ops.push(proto::Operation {
-            r#type: "constexpr_sparse_to_dense".into(),
+            r#type: op.into(),
             inputs,
             outputs: vec![proto::named(name, dtype, shape)],
             blocks: Vec::new(),
             attributes,
         });
-        Ok(Var { name: name.to_string(), dtype, shape: shape.to_vec() })
+        Var { name: name.to_string(), dtype, shape: shape.to_vec() }
     }
 
     /// Renames the output `old` of the op that wrote it (and the op itself) to `new`, when

@@ -70,6 +70,14 @@ pub struct Sparse {
     pub nonzero: Vec<f32>,
 }
 
+impl Sparse {
+    /// The entries of `values` (one per value of the tensor) where the mask is set, in order:
+    /// another encoding of the nonzero values.
+    pub fn select<T: Copy>(&self, values: &[T]) -> Vec<T> {
+        values.iter().enumerate().filter(|&(i, _)| self.mask.get(i / 8).is_some_and(|m| m >> (i % 8) & 1 == 1)).map(|(_, &v)| v).collect()
+    }
+}
+
 /// The sparse form of `values` when it is smaller than dense storage of `bytes_per_value`
 /// (more than one value in `8 * bytes_per_value + 1` is zero); `None` otherwise.
 pub fn sparse(values: &[f32], bytes_per_value: usize) -> Option<Sparse> {
